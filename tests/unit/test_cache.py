@@ -1,0 +1,66 @@
+import threading
+from pathlib import Path
+
+import pytest
+
+from umlharness.cache import CacheEntry, digest
+
+
+def test_digest_depends_on_order_and_boundaries() -> None:
+    assert digest(["ab", "c"]) != digest(["a", "bc"])
+    assert digest(["a", "b"]) != digest(["b", "a"])
+    assert digest(["a", b"b"]) == digest([b"a", "b"])
+
+
+def test_builds_once_then_reuses(tmp_path: Path) -> None:
+    calls: list[Path] = []
+
+    def build(out: Path) -> None:
+        calls.append(out)
+        (out / "artefact").write_text("x")
+
+    entry = CacheEntry(tmp_path, "things", "k1")
+    path = entry.ensure(build)
+    assert (path / "artefact").read_text() == "x"
+    assert entry.ensure(build) == path
+    assert len(calls) == 1
+
+
+def test_failed_build_leaves_nothing(tmp_path: Path) -> None:
+    def build(out: Path) -> None:
+        (out / "half").write_text("x")
+        raise RuntimeError("boom")
+
+    entry = CacheEntry(tmp_path, "things", "k2")
+    with pytest.raises(RuntimeError):
+        entry.ensure(build)
+    assert not entry.ready
+    assert [p.name for p in (tmp_path / "things").iterdir()] == ["k2.lock"]
+
+
+def test_concurrent_builders_build_once(tmp_path: Path) -> None:
+    started = threading.Barrier(4)
+    calls: list[int] = []
+
+    def build(out: Path) -> None:
+        calls.append(1)
+        (out / "artefact").write_text("x")
+
+    def worker() -> None:
+        started.wait()
+        CacheEntry(tmp_path, "things", "k3").ensure(build)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+
+
+def test_stale_temporaries_of_dead_builders_are_removed(tmp_path: Path) -> None:
+    kind = tmp_path / "things"
+    stale = kind / ".tmp-k4-999999999-abc"
+    stale.mkdir(parents=True)
+    CacheEntry(tmp_path, "things", "k4").ensure(lambda out: None)
+    assert not stale.exists()

@@ -1,0 +1,35 @@
+"""umlharness: test Linux device drivers without the hardware, in User-Mode Linux."""
+
+from .artifacts import ArtifactRequest, Artifacts, prepare
+from .errors import (
+    BootTimeout,
+    BuildFailed,
+    GuestCrashed,
+    GuestError,
+    GuestExited,
+    HarnessError,
+)
+from .instance import BootRequest, Instance, InterruptLine, RunResult, booted
+from .iomem import IomemSpec
+from .kernel import Kernel, KernelRequest, build_kernel
+
+__all__ = [
+    "ArtifactRequest",
+    "Artifacts",
+    "BootRequest",
+    "BootTimeout",
+    "BuildFailed",
+    "GuestCrashed",
+    "GuestError",
+    "GuestExited",
+    "HarnessError",
+    "Instance",
+    "InterruptLine",
+    "IomemSpec",
+    "Kernel",
+    "KernelRequest",
+    "RunResult",
+    "booted",
+    "build_kernel",
+    "prepare",
+]

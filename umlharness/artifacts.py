@@ -1,0 +1,35 @@
+"""Get everything a boot needs, building only what the cache lacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import paths
+from .drivers import BuiltDrivers, build_drivers
+from .kernel import Kernel, KernelRequest, build_kernel
+from .progress import QuietReporter, Reporter
+from .rootfs import Rootfs, build_rootfs
+
+
+@dataclass(frozen=True)
+class ArtifactRequest:
+    kernel: KernelRequest = field(default_factory=KernelRequest)
+    drivers_dir: Path = field(default_factory=paths.drivers_dir)
+    rootfs_overlay: Path = field(default_factory=paths.rootfs_overlay_dir)
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    kernel: Kernel
+    drivers: BuiltDrivers
+    rootfs: Rootfs
+
+
+def prepare(request: ArtifactRequest | None = None, reporter: Reporter | None = None) -> Artifacts:
+    request = request or ArtifactRequest()
+    reporter = reporter or QuietReporter()
+    kernel = build_kernel(request.kernel, reporter)
+    drivers = build_drivers(kernel, request.drivers_dir, reporter)
+    rootfs = build_rootfs(kernel, drivers, request.rootfs_overlay, reporter)
+    return Artifacts(kernel, drivers, rootfs)

@@ -1,0 +1,316 @@
+"""`umlharness`: build the kernel, drivers and rootfs; boot guests; list and stop them.
+
+A thin layer: each command turns its options into a request and calls the
+Python API. Errors print as one line (plus the console tail where there is
+one) and exit with status 2; `boot --run` exits with the last command's status.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import registry
+from .artifacts import ArtifactRequest, Artifacts, prepare
+from .drivers import build_drivers
+from .errors import BuildFailed, GuestError, HarnessError
+from .instance import DEFAULT_MEM, BootRequest, Instance
+from .iomem import IomemSpec
+from .kernel import KernelRequest, build_kernel
+from .progress import default_reporter
+from .rootfs import build_rootfs
+
+ERROR_EXIT = 2
+ESCAPE_KEY = "\x1d"  # Ctrl-]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(error: HarnessError) -> None:
+    click.echo(f"umlharness: error: {error}", err=True)
+    if isinstance(error, BuildFailed) and error.tail:
+        click.echo(f"--- last lines of {error.log} ---\n{error.tail.rstrip()}", err=True)
+    if isinstance(error, GuestError) and error.details():
+        click.echo(error.details(), err=True)
+    sys.exit(ERROR_EXIT)
+
+
+@contextmanager
+def clean_exit_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into SystemExit so `finally` blocks tear guests down."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def source_options(func: F) -> F:
+    func = click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        default=os.cpu_count() or 1,
+        show_default=True,
+        help="Parallel make jobs for the kernel.",
+    )(func)
+    func = click.option(
+        "--source",
+        type=click.Path(path_type=Path),
+        help="Kernel source: a .tar.* archive or an unpacked tree / git checkout "
+        "(default: the newest /usr/src/linux-source-*.tar.*).",
+    )(func)
+    return func
+
+
+def kernel_request(source: Path | None, jobs: int) -> KernelRequest:
+    return KernelRequest(source=source, jobs=jobs)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="umlharness")
+def cli() -> None:
+    """Test Linux device drivers without the hardware, in User-Mode Linux."""
+
+
+@cli.group()
+def kernel() -> None:
+    """The UML kernel."""
+
+
+@kernel.command("build")
+@source_options
+def kernel_build(source: Path | None, jobs: int) -> None:
+    """Build the UML kernel (or find it in the cache) and print its path."""
+    reporter = default_reporter()
+    with reporter.session():
+        built = build_kernel(kernel_request(source, jobs), reporter)
+    click.echo(built.binary)
+
+
+@cli.group()
+def drivers() -> None:
+    """The drivers under drivers/."""
+
+
+@drivers.command("build")
+@source_options
+def drivers_build(source: Path | None, jobs: int) -> None:
+    """Build every module under drivers/ against the kernel; print their paths."""
+    reporter = default_reporter()
+    with reporter.session():
+        built = build_drivers(build_kernel(kernel_request(source, jobs), reporter), None, reporter)
+    for module in built.modules:
+        click.echo(module)
+
+
+@cli.group()
+def rootfs() -> None:
+    """The guest's root file system."""
+
+
+@rootfs.command("build")
+@source_options
+def rootfs_build(source: Path | None, jobs: int) -> None:
+    """Build the busybox rootfs image with the drivers installed; print its path."""
+    reporter = default_reporter()
+    with reporter.session():
+        built_kernel = build_kernel(kernel_request(source, jobs), reporter)
+        image = build_rootfs(
+            built_kernel, build_drivers(built_kernel, None, reporter), None, reporter
+        )
+    click.echo(image.image)
+
+
+@cli.command()
+@click.option(
+    "--iomem",
+    "iomem",
+    multiple=True,
+    metavar="NAME[=FILE][:SIZE]",
+    help="An iomem region (repeatable). Without FILE a fresh zeroed file of "
+    "SIZE (default 1M) is made for this boot.",
+)
+@click.option(
+    "--run",
+    "commands",
+    multiple=True,
+    metavar="CMD",
+    help="Run CMD in the guest (repeatable), print its output, exit with the last "
+    "command's status.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds the whole run may take, boot included (default: none with a "
+    "console, 300 with --run).",
+)
+@click.option("--umid", help="Name of this instance (default: a unique uh-XXXXXXXX).")
+@click.option("--mem", default=DEFAULT_MEM, show_default=True, help="Guest memory.")
+@click.option(
+    "--share",
+    type=click.Path(path_type=Path),
+    help="Host directory to mount at /host in the guest (hostfs).",
+)
+@click.option("--no-autoload", is_flag=True, help="Do not load drivers for the iomem regions.")
+@source_options
+def boot(
+    iomem: tuple[str, ...],
+    commands: tuple[str, ...],
+    timeout: float | None,
+    umid: str | None,
+    mem: str,
+    share: Path | None,
+    no_autoload: bool,
+    source: Path | None,
+    jobs: int,
+) -> None:
+    """Boot a guest: run commands in it, or get its console.
+
+    With a terminal and no --run, the console is yours; press Ctrl-] to stop
+    the guest. Without a terminal, the guest runs (printing its kernel log)
+    until it is stopped with `umlharness stop` or a signal.
+    """
+    specs = [IomemSpec.parse(text) for text in iomem]
+    if share is not None and not share.is_dir():
+        raise HarnessError(f"--share {share}: not a directory")
+    _check_mem(mem)
+    started = time.monotonic()
+    reporter = default_reporter()
+    with reporter.session():
+        artifacts = prepare(ArtifactRequest(kernel=kernel_request(source, jobs)), reporter)
+    if timeout is None and commands:
+        timeout = 300.0
+    interactive = not commands and sys.stdin.isatty() and sys.stdout.isatty()
+    request = BootRequest(
+        kernel=artifacts.kernel,
+        rootfs=artifacts.rootfs,
+        iomem=specs,
+        mem=mem,
+        umid=umid,
+        share=share.resolve() if share else None,
+        boot_timeout=min(timeout, 30.0) if timeout else 30.0,
+        autoload=not no_autoload,
+        kernel_echo=None if commands else _kernel_echo(raw_terminal=interactive),
+    )
+    with clean_exit_on_signals():
+        if commands:
+            sys.exit(_run_commands(request, commands, started, timeout))
+        _console(request, artifacts, interactive)
+
+
+def _check_mem(mem: str) -> None:
+    from .iomem import parse_size
+
+    if parse_size(mem) < 32 << 20:
+        raise HarnessError(f"--mem {mem}: the guest needs at least 32M")
+
+
+def _kernel_echo(raw_terminal: bool) -> Callable[[str], None]:
+    def echo(text: str) -> None:
+        if raw_terminal:  # the terminal is in raw mode while interact() runs
+            text = text.replace("\n", "\r\n")
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    return echo
+
+
+def _run_commands(
+    request: BootRequest, commands: tuple[str, ...], started: float, timeout: float | None
+) -> int:
+    deadline = started + timeout if timeout else None
+
+    def remaining() -> float:
+        if deadline is None:
+            return 1e9
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise GuestError(f"--timeout {timeout:g}s expired")
+        return left
+
+    instance = Instance.boot(request)
+    with instance:
+        status = 0
+        for command in commands:
+            result = instance.run(command, timeout=remaining())
+            sys.stdout.write(result.output)
+            sys.stdout.flush()
+            status = result.exit_code
+        instance.shutdown(timeout=min(10.0, remaining()))
+    return status
+
+
+def _console(request: BootRequest, artifacts: Artifacts, interactive: bool) -> None:
+    instance = Instance.boot(request)
+    with instance:
+        click.echo(f"umid:      {instance.umid} (pid {instance.pid})", err=True)
+        click.echo(f"umid dir:  {instance.umid_dir}", err=True)
+        for name, path in instance.iomem_files.items():
+            click.echo(f"iomem:     {name} = {path}", err=True)
+        click.echo(f"kernel:    {artifacts.kernel.binary}", err=True)
+        if interactive:
+            click.echo("console:   press Ctrl-] to stop the guest", err=True)
+            instance.run("true")  # the shell is up; give the user a prompt
+            instance.prepare_interactive()
+            instance.interact(escape_character=ESCAPE_KEY)
+        else:
+            click.echo(
+                "console:   not a terminal; stop with `umlharness stop "
+                f"{instance.umid}` or a signal",
+                err=True,
+            )
+            instance.wait()
+
+
+@cli.command("ps")
+def ps() -> None:
+    """List running instances."""
+    running = registry.instances()
+    if not running:
+        click.echo("no running instances")
+        return
+    for info in running:
+        age = time.time() - info.started
+        click.echo(f"{info.umid}  pid {info.pid}  up {age:.0f}s  dir {info.umid_dir}")
+        for name, path in info.iomem.items():
+            click.echo(f"    iomem {name}: {path}")
+        for sock in info.sockets:
+            click.echo(f"    socket {sock.name}: {sock}")
+
+
+@cli.command()
+@click.argument("umid")
+def stop(umid: str) -> None:
+    """Stop the instance UMID (its whole process group) and remove its directory."""
+    registry.stop(umid)
+    click.echo(f"stopped {umid}")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("umlharness: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except HarnessError as error:
+        fail(error)
+    except KeyboardInterrupt:
+        click.echo("umlharness: interrupted", err=True)
+        sys.exit(130)

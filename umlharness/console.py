@@ -1,0 +1,131 @@
+"""The UML process: its console under pexpect, and its kernel log on a pipe of its own.
+
+The kernel prints to UML's second line (tty1), which the harness connects to a
+pipe, so command output on the shell's console (tty0) stays free of kernel
+messages. A thread reads that pipe into a log file and a buffer and watches
+it for crashes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import ptyprocess
+
+from .crash import Crash, find_crash
+
+
+class _UmlSpawn(pexpect.spawn):  # type: ignore[misc]
+    """pexpect.spawn that lets extra descriptors through to the child.
+
+    pexpect closes every descriptor above 2 in the child; ptyprocess can keep
+    some open, but pexpect does not pass the option on. The class attribute is
+    set around the constructor call only.
+    """
+
+    pass_fds: tuple[int, ...] = ()
+
+    def _spawnpty(self, args: list[str], **kwargs: Any) -> ptyprocess.PtyProcess:
+        return ptyprocess.PtyProcess.spawn(args, pass_fds=self.pass_fds, **kwargs)
+
+
+class KernelLog:
+    """Collects the kernel log from a pipe; notices the first crash."""
+
+    def __init__(self, read_fd: int, path: Path, echo: Callable[[str], None] | None = None) -> None:
+        self.path = path
+        self.echo = echo
+        self._fd = read_fd
+        self._chunks: list[str] = []
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._scanned = 0
+        self.crash: Crash | None = None
+        self.closed = False
+        self._thread = threading.Thread(target=self._pump, name="uml-kernel-log", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        with self.path.open("w", encoding="utf-8") as out:
+            while True:
+                try:
+                    data = os.read(self._fd, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                text = data.decode("utf-8", errors="replace")
+                out.write(text)
+                out.flush()
+                if self.echo:
+                    self.echo(text)
+                with self._changed:
+                    self._chunks.append(text)
+                    if self.crash is None:
+                        self._scan()
+                    self._changed.notify_all()
+        os.close(self._fd)
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
+
+    def _scan(self) -> None:
+        text = "".join(self._chunks)
+        # Rescan from the last complete line: a crash line may arrive in pieces.
+        line_start = text.rfind("\n", 0, self._scanned) + 1
+        self.crash = find_crash(text, line_start)
+        self._scanned = len(text)
+
+    @property
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self._chunks)
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float) -> bool:
+        """Wait until `predicate(log text)` holds or the pipe closes; False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: predicate("".join(self._chunks)) or self.closed, timeout
+            ) and predicate("".join(self._chunks))
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+def spawn_uml(
+    binary: Path,
+    args: Sequence[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    console_log: Path,
+    kernel_log: Path,
+    kernel_echo: Callable[[str], None] | None = None,
+) -> tuple[pexpect.spawn, KernelLog]:
+    """Start UML with its console on a pty and its kernel log (tty1) on a pipe."""
+    read_fd, write_fd = os.pipe()
+    os.set_inheritable(write_fd, True)
+    _UmlSpawn.pass_fds = (write_fd,)
+    try:
+        child = _UmlSpawn(
+            str(binary),
+            [*args, f"con1=null,fd:{write_fd}", "console=tty1"],
+            env=env,
+            cwd=str(cwd),
+            encoding="utf-8",
+            codec_errors="replace",
+            timeout=None,
+            dimensions=(50, 200),
+        )
+    finally:
+        os.close(write_fd)
+        _UmlSpawn.pass_fds = ()
+    # pexpect sleeps 50 ms before every send by default; a guest shell needs no such pause.
+    child.delaybeforesend = None
+    child.logfile_read = console_log.open("w", encoding="utf-8")
+    return child, KernelLog(read_fd, kernel_log, kernel_echo)

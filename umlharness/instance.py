@@ -1,0 +1,442 @@
+"""A running UML guest: boot it, run commands in it, watch it, tear it down.
+
+    with Instance.boot(BootRequest(kernel, rootfs, iomem=[IomemSpec("mock")])) as vm:
+        result = vm.run("lsmod")
+        print(result.exit_code, result.output)
+
+Every wait has a timeout. A crash in the kernel log raises GuestCrashed with its
+trace; leaving the `with` block (or the interpreter) powers the guest off, or
+kills its whole process group, and removes the instance's directory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import secrets
+import shutil
+import time
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pexpect
+
+from . import paths, registry
+from .console import KernelLog, spawn_uml
+from .crash import extract_trace, trace_complete
+from .errors import BootTimeout, GuestCrashed, GuestError, GuestExited, HarnessError
+from .iomem import IomemSpec, check_unique
+from .kernel import Kernel
+from .rootfs import Rootfs
+from .tmpdir import uml_temp_dir
+
+READY_MARKER = "UMLHARNESS-READY"
+DEFAULT_MEM = "128M"
+_UMID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+#: How often a wait looks at the kernel log for a crash.
+POLL_SECONDS = 0.05
+#: How long to wait for the rest of a crash trace once its first line is seen.
+TRACE_GRACE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    command: str
+    exit_code: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class InterruptLine:
+    """One row of /proc/interrupts."""
+
+    irq: str
+    count: int
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class BootRequest:
+    """Everything that decides how a guest boots."""
+
+    kernel: Kernel
+    rootfs: Rootfs
+    iomem: Sequence[IomemSpec] = ()
+    mem: str = DEFAULT_MEM
+    umid: str | None = None
+    share: Path | None = None
+    boot_timeout: float = 30.0
+    loglevel: int = 7
+    autoload: bool = True
+    extra_args: Sequence[str] = ()
+    #: Called with kernel log text as it arrives (the interactive console prints it).
+    kernel_echo: Callable[[str], None] | None = field(default=None, compare=False)
+
+
+def new_umid() -> str:
+    return f"uh-{secrets.token_hex(4)}"
+
+
+class Instance:
+    """One booted guest. Use `Instance.boot()`; close with `shutdown()` or a `with` block."""
+
+    def __init__(self, request: BootRequest) -> None:
+        self.request = request
+        self.umid = request.umid or new_umid()
+        if not _UMID.match(self.umid):
+            raise HarnessError(
+                f"bad umid {self.umid!r}: letters, digits, '.', '_' and '-', up to 32 chars"
+            )
+        self.dir = registry.claim(self.umid)
+        self.uml_dir = self.dir / "uml"
+        self.console_log = self.dir / "console.log"
+        self.kernel_log_path = self.dir / "kernel.log"
+        self.iomem_files: dict[str, Path] = {}
+        self._child: pexpect.spawn | None = None
+        self._klog: KernelLog | None = None
+        self._token = 0
+        self._closed = False
+
+    # -- life cycle -------------------------------------------------------------------
+
+    @classmethod
+    def boot(cls, request: BootRequest) -> Instance:
+        instance = cls(request)
+        try:
+            instance._start()
+        except BaseException:
+            instance.kill(keep_logs=True)
+            raise
+        return instance
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.shutdown()
+        else:
+            self.kill(keep_logs=True)
+
+    @property
+    def umid_dir(self) -> Path:
+        """Where UML puts this instance's sockets (mconsole, the drivers' interrupt sockets)."""
+        return self.uml_dir / self.umid
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return self._child is not None and self._child.isalive()
+
+    def _kernel_args(self) -> list[str]:
+        request = self.request
+        cow = self.dir / "root.cow"
+        args = [
+            f"mem={request.mem}",
+            f"umid={self.umid}",
+            f"uml_dir={self.uml_dir}",
+            f"ubd0={cow},{request.rootfs.image}",
+            "root=/dev/ubda",
+            "rw",
+            "init=/init",
+            "con0=fd:0,fd:1",
+            "con=null",
+            "ssl=null",
+            f"loglevel={request.loglevel}",
+            f"umlharness.autoload={1 if request.autoload else 0}",
+        ]
+        for spec in request.iomem:
+            args.append(f"iomem={spec.name},{self.iomem_files[spec.name]}")
+        if request.iomem:
+            args.append("umlharness.iomem=" + ",".join(spec.name for spec in request.iomem))
+        if request.share is not None:
+            args.append(f"umlharness.share={request.share}")
+        return [*args, *request.extra_args]
+
+    def _start(self) -> None:
+        request = self.request
+        check_unique(list(request.iomem))
+        if request.share is not None and not request.share.is_dir():
+            raise HarnessError(f"--share {request.share}: not a directory")
+        for spec in request.iomem:
+            self.iomem_files[spec.name] = spec.materialise(self.dir)
+        self.uml_dir.mkdir(mode=0o700)
+        env = {**os.environ, "TMPDIR": str(uml_temp_dir())}
+        self._child, self._klog = spawn_uml(
+            request.kernel.binary,
+            self._kernel_args(),
+            env=env,
+            cwd=self.dir,
+            console_log=self.console_log,
+            kernel_log=self.kernel_log_path,
+            kernel_echo=request.kernel_echo,
+        )
+        registry.record(
+            self.dir,
+            pid=self._child.pid,
+            iomem={name: str(path) for name, path in self.iomem_files.items()},
+            umid_dir=str(self.umid_dir),
+        )
+        _live_instances.add(self)
+        self._expect_console([re.escape(READY_MARKER)], request.boot_timeout, "boot")
+
+    def prepare_shell(self) -> None:
+        """Make the console a clean channel for run(): no echo, no prompt."""
+        self._send("stty -echo; export PS1='' PS2=''")
+        self._sync(timeout=10)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Power the guest off; kill it if it does not go in `timeout` seconds."""
+        if self._closed:
+            return
+        if self.alive and self._child is not None:
+            try:
+                self._child.sendline("poweroff -f")
+                self._child.expect(pexpect.EOF, timeout=timeout)
+            except (pexpect.TIMEOUT, OSError):
+                pass
+        self.kill()
+
+    def kill(self, keep_logs: bool = False) -> Path | None:
+        """Kill the whole UML process group and remove the instance directory.
+
+        With `keep_logs`, the console and kernel logs are first saved under the
+        cache's logs/ directory; the new place is returned.
+        """
+        if self._closed:
+            return None
+        self._closed = True
+        _live_instances.discard(self)
+        child = self._child
+        if child is not None:
+            registry.kill_group(child.pid)
+            with suppress(OSError, pexpect.ExceptionPexpect):
+                child.close(force=True)
+            if child.logfile_read:
+                child.logfile_read.close()
+        if self._klog is not None:
+            self._klog.join(timeout=2)
+        saved = self._save_logs() if keep_logs else None
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return saved
+
+    def _save_logs(self) -> Path | None:
+        target = paths.cache_dir() / "logs" / "instances" / self.umid
+        target.mkdir(parents=True, exist_ok=True)
+        for log in (self.console_log, self.kernel_log_path):
+            if log.exists():
+                shutil.copy2(log, target / log.name)
+        self.console_log = target / self.console_log.name
+        self.kernel_log_path = target / self.kernel_log_path.name
+        return target
+
+    # -- the console ------------------------------------------------------------------
+
+    def _send(self, line: str) -> None:
+        if not self.alive or self._child is None:
+            raise self._exited_error("the guest is not running")
+        self._child.sendline(line)
+
+    def _next_token(self) -> str:
+        self._token += 1
+        return f"{self._token}x{secrets.token_hex(3)}"
+
+    def _sync(self, timeout: float) -> None:
+        token = self._next_token()
+        # The shell expands $((...)); an echo of the command line could not match.
+        self._send(f"echo UMLH-SYNC-$((40+2))-{token}")
+        self._expect_console([rf"UMLH-SYNC-42-{token}\r?\n"], timeout, "shell")
+
+    def _expect_console(self, patterns: list[str], timeout: float, what: str) -> int:
+        """Expect one of `patterns` on the console, watching the kernel log for crashes."""
+        assert self._child is not None
+        deadline = time.monotonic() + timeout
+        compiled = self._child.compile_pattern_list([*patterns, pexpect.EOF, pexpect.TIMEOUT])
+        while True:
+            self._raise_if_crashed()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BootTimeout(
+                    f"{what}: nothing matched within {timeout:g}s",
+                    console_tail=self.console_tail(),
+                    log=self.console_log,
+                )
+            index: int = self._child.expect_list(compiled, timeout=min(POLL_SECONDS, remaining))
+            if index < len(patterns):
+                return index
+            if index == len(patterns):  # EOF: UML is gone
+                self._raise_if_crashed(wait_for_log=True)
+                raise self._exited_error(f"{what}: the guest exited")
+
+    def _exited_error(self, message: str) -> GuestExited:
+        return GuestExited(message, console_tail=self.console_tail(), log=self.console_log)
+
+    def _raise_if_crashed(self, wait_for_log: bool = False) -> None:
+        klog = self._klog
+        if klog is None:
+            return
+        if wait_for_log:
+            klog.join(timeout=2)
+        crash = klog.crash
+        if crash is None:
+            return
+        klog.wait_for(lambda text: trace_complete(text, crash), TRACE_GRACE_SECONDS)
+        trace = extract_trace(klog.text, crash)
+        saved = self.kill(keep_logs=True)
+        raise GuestCrashed(crash.kind, trace, log=(saved / "kernel.log") if saved else None)
+
+    def console_tail(self, lines: int = 25) -> str:
+        text = ""
+        if self._child is not None:
+            text = self._child.before if isinstance(self._child.before, str) else ""
+        with suppress(OSError):
+            text = self.console_log.read_text(errors="replace")
+        return "\n".join(text.replace("\r\n", "\n").splitlines()[-lines:])
+
+    def expect(self, pattern: str, timeout: float = 10.0) -> str:
+        """Wait for regex `pattern` on the console; return the text that matched."""
+        self._expect_console([pattern], timeout, f"expect {pattern!r}")
+        assert self._child is not None
+        return str(self._child.after)
+
+    def expect_kernel(self, pattern: str, timeout: float = 10.0) -> str:
+        """Wait for regex `pattern` in the kernel log; return the matching line."""
+        assert self._klog is not None
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            self._raise_if_crashed()
+            match = regex.search(self._klog.text)
+            if match:
+                return match[0]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._klog.closed:
+                raise BootTimeout(
+                    f"kernel log: {pattern!r} did not appear within {timeout:g}s",
+                    console_tail=self.kernel_log_tail(),
+                    log=self.kernel_log_path,
+                )
+            self._klog.wait_for(lambda text: bool(regex.search(text)), min(remaining, 0.2))
+
+    @property
+    def kernel_log(self) -> str:
+        """Everything the kernel printed so far (the console's view of dmesg)."""
+        return self._klog.text if self._klog is not None else ""
+
+    def kernel_log_tail(self, lines: int = 25) -> str:
+        return "\n".join(self.kernel_log.splitlines()[-lines:])
+
+    # -- commands ---------------------------------------------------------------------
+
+    def run(self, command: str, timeout: float = 30.0) -> RunResult:
+        """Run a shell command in the guest; return its exit code and output.
+
+        stdin is /dev/null and stderr is merged into the output. The guest's
+        shell state (current directory, variables) carries over between calls.
+        """
+        if not self._shell_ready:
+            self.prepare_shell()
+        token = self._next_token()
+        assert self._child is not None
+        # One write: the markers around the command come from the shell itself, and the
+        # command's stdin is /dev/null, so it cannot swallow the lines after it.
+        self._send(
+            f"echo UMLH-BEGIN-{token}\n"
+            f"{{ {command}\n}} </dev/null 2>&1\n"
+            f"printf '\\nUMLH-END-{token}-%d\\n' $?"
+        )
+        what = f"run {command!r}"
+        self._expect_console([rf"UMLH-BEGIN-{token}\r?\n"], timeout, what)
+        self._expect_console([rf"\r?\nUMLH-END-{token}-(\d+)\r?\n"], timeout, what)
+        output = str(self._child.before).replace("\r\n", "\n")
+        exit_code = int(self._child.match.group(1))
+        return RunResult(command, exit_code, output)
+
+    @property
+    def _shell_ready(self) -> bool:
+        return self._token > 0
+
+    def check(self, command: str, timeout: float = 30.0) -> str:
+        """run() that raises GuestError if the command fails; returns its output."""
+        result = self.run(command, timeout)
+        if not result.ok:
+            raise GuestError(f"{command!r} exited {result.exit_code}", console_tail=result.output)
+        return result.output
+
+    def dmesg(self) -> str:
+        return self.check("dmesg")
+
+    def interrupts(self) -> list[InterruptLine]:
+        return parse_interrupts(self.check("cat /proc/interrupts"))
+
+    def prepare_interactive(self) -> None:
+        """Give the console back its echo and prompt, for a person at a terminal."""
+        self._send("stty echo; . /etc/profile")
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the guest exits (or `timeout`); raise on a crash."""
+        assert self._child is not None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._child.isalive():
+            self._raise_if_crashed()
+            if deadline is not None and time.monotonic() > deadline:
+                raise BootTimeout(
+                    f"the guest still runs after {timeout:g}s",
+                    console_tail=self.console_tail(),
+                    log=self.console_log,
+                )
+            try:
+                self._child.expect(pexpect.EOF, timeout=0.2)
+            except pexpect.TIMEOUT:
+                continue
+        self._raise_if_crashed(wait_for_log=True)
+
+    def interact(self, escape_character: str = "\x1d") -> None:
+        """Hand the console to the user's terminal until the escape key (Ctrl-]) is pressed."""
+        assert self._child is not None
+        self._child.logfile_read = None
+        self._child.interact(escape_character=escape_character)
+
+
+def parse_interrupts(text: str) -> list[InterruptLine]:
+    """Parse /proc/interrupts on a one-CPU guest."""
+    lines: list[InterruptLine] = []
+    for raw in text.splitlines()[1:]:
+        parts = raw.split(None, 3)
+        if len(parts) < 3 or not parts[0].endswith(":") or not parts[1].isdigit():
+            continue
+        kind = parts[2]
+        name = parts[3].strip() if len(parts) > 3 else ""
+        lines.append(InterruptLine(parts[0].rstrip(":"), int(parts[1]), kind, name))
+    return lines
+
+
+# Instances still running when the interpreter exits are killed, so a script that
+# forgets shutdown() (or dies) leaves no UML process behind.
+_live_instances: weakref.WeakSet[Instance] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for instance in list(_live_instances):
+        instance.kill()
+
+
+@contextmanager
+def booted(request: BootRequest) -> Iterator[Instance]:
+    """Context manager form of Instance.boot()."""
+    instance = Instance.boot(request)
+    with instance:
+        yield instance

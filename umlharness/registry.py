@@ -1,0 +1,148 @@
+"""Running instances: one directory each under the run directory, with a record of its pid.
+
+`umlharness ps` and `umlharness stop` read these records; any record whose
+UML process is gone (the harness was SIGKILLed, say) is reaped on sight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+from .errors import HarnessError
+
+RECORD = "instance.json"
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    umid: str
+    pid: int
+    dir: Path
+    umid_dir: Path
+    iomem: dict[str, str]
+    started: float
+
+    @property
+    def sockets(self) -> list[Path]:
+        try:
+            return sorted(p for p in self.umid_dir.iterdir() if p.is_socket())
+        except OSError:
+            return []
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); it is as good as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _read(directory: Path) -> InstanceInfo | None:
+    try:
+        data = json.loads((directory / RECORD).read_text())
+        return InstanceInfo(
+            umid=directory.name,
+            pid=int(data["pid"]),
+            dir=directory,
+            umid_dir=Path(data["umid_dir"]),
+            iomem=dict(data.get("iomem", {})),
+            started=float(data.get("started", 0)),
+        )
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def claim(umid: str) -> Path:
+    """Create the instance directory for `umid` (mode 0700), reaping a stale one."""
+    directory = paths.run_dir() / umid
+    try:
+        directory.mkdir(mode=0o700)
+        return directory
+    except FileExistsError:
+        pass
+    info = _read(directory)
+    if info is not None and pid_alive(info.pid):
+        raise HarnessError(f"umid {umid} is already in use (pid {info.pid})")
+    if info is None and time.time() - directory.stat().st_mtime < 60:
+        # Another harness is still starting this instance.
+        raise HarnessError(f"umid {umid} is already in use (starting)")
+    reap(directory, info)
+    directory.mkdir(mode=0o700)
+    return directory
+
+
+def record(directory: Path, *, pid: int, iomem: dict[str, str], umid_dir: str) -> None:
+    data = {"pid": pid, "iomem": iomem, "umid_dir": umid_dir, "started": time.time()}
+    tmp = directory / f".{RECORD}.tmp"
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.rename(directory / RECORD)
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group UML leads (it forks helpers) and wait for the leader."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def reap(directory: Path, info: InstanceInfo | None) -> None:
+    if info is not None:
+        kill_group(info.pid)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def instances(reap_stale: bool = True) -> list[InstanceInfo]:
+    """Running instances, oldest first; stale records are removed on the way."""
+    found: list[InstanceInfo] = []
+    root = paths.run_dir()
+    for directory in sorted(root.iterdir()):
+        if not directory.is_dir():
+            continue
+        info = _read(directory)
+        if info is not None and pid_alive(info.pid):
+            found.append(info)
+        elif reap_stale and (info is not None or time.time() - directory.stat().st_mtime > 60):
+            reap(directory, info)
+    return sorted(found, key=lambda info: info.started)
+
+
+def find(umid: str | None) -> InstanceInfo:
+    """The instance called `umid`, or the only running one when `umid` is None."""
+    running = instances()
+    if umid is not None:
+        for info in running:
+            if info.umid == umid:
+                return info
+        raise HarnessError(f"no running instance with umid {umid}")
+    if not running:
+        raise HarnessError("no running instance: start one with `umlharness boot`")
+    if len(running) > 1:
+        names = ", ".join(info.umid for info in running)
+        raise HarnessError(f"{len(running)} instances are running ({names}): pick one with --umid")
+    return running[0]
+
+
+def stop(umid: str, timeout: float = 5.0) -> None:
+    """Stop an instance: SIGTERM its group (UML halts), then SIGKILL; remove its directory."""
+    info = find(umid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(info.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    reap(info.dir, info)

@@ -1,0 +1,157 @@
+"""Build the guest's root file system: static busybox, the rootfs/ overlay, the drivers.
+
+No root needed: the tree is laid out in a temporary directory and turned into
+an ext4 image with `mke2fs -d`. The image is cached by content and never
+written: each boot writes through its own copy-on-write file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+from .cache import CacheEntry, digest
+from .drivers import BuiltDrivers, tree_digest
+from .errors import HarnessError, ToolMissing
+from .kernel import Kernel
+from .proc import run_logged
+from .progress import QuietReporter, Reporter
+
+BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path("/usr/bin/busybox"))
+GUEST_DIRS = (
+    "bin",
+    "sbin",
+    "usr/bin",
+    "usr/sbin",
+    "etc",
+    "proc",
+    "sys",
+    "dev",
+    "tmp",
+    "run",
+    "root",
+    "mnt",
+    "lib/modules",
+)
+#: Free space left in the image for what tests write.
+SLACK_BYTES = 48 << 20
+RECIPE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Rootfs:
+    path: Path
+
+    @property
+    def image(self) -> Path:
+        return self.path / "rootfs.ext4"
+
+
+def find_busybox() -> Path:
+    for candidate in BUSYBOX_CANDIDATES:
+        if candidate.is_file() and _is_static(candidate):
+            return candidate
+    raise ToolMissing("no static busybox found: install it with `apt-get install busybox-static`")
+
+
+def _is_static(binary: Path) -> bool:
+    # A dynamically linked ELF has a PT_INTERP naming its loader.
+    return b"/ld-linux" not in binary.read_bytes()[:8192]
+
+
+def build_rootfs(
+    kernel: Kernel,
+    drivers: BuiltDrivers,
+    overlay: Path | None = None,
+    reporter: Reporter | None = None,
+) -> Rootfs:
+    overlay = overlay or paths.rootfs_overlay_dir()
+    reporter = reporter or QuietReporter()
+    busybox = find_busybox()
+    for tool, package in (("mke2fs", "e2fsprogs"), ("depmod", "kmod")):
+        if shutil.which(tool) is None and not Path(f"/sbin/{tool}").exists():
+            raise ToolMissing(f"{tool} not found: install it with `apt-get install {package}`")
+    modules = drivers.modules
+    key = digest(
+        [
+            RECIPE_VERSION,
+            kernel.release,
+            hashlib.sha256(busybox.read_bytes()).hexdigest(),
+            *tree_digest(overlay),
+            *[m.read_bytes() for m in modules],
+        ]
+    )
+    entry = CacheEntry(paths.cache_dir(), "rootfs", key)
+    if entry.ready:
+        return Rootfs(entry.path)
+    log = paths.cache_dir() / "logs" / f"rootfs-{key}.log"
+
+    def build(out: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("")
+        reporter.phase("assembling rootfs")
+        root = out / "root"
+        lay_out_tree(root, busybox, overlay)
+        install_modules(root, kernel.release, modules, log)
+        reporter.phase("making ext4 image")
+        make_image(root, out / "rootfs.ext4", log)
+        shutil.rmtree(root)
+        reporter.done(f"rootfs with {len(modules)} module(s) ready")
+
+    return Rootfs(entry.ensure(build))
+
+
+def lay_out_tree(root: Path, busybox: Path, overlay: Path) -> None:
+    for directory in GUEST_DIRS:
+        (root / directory).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(busybox, root / "bin" / "busybox")
+    applets = subprocess.run(
+        [str(busybox), "--list-full"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for applet in applets:
+        link = root / applet
+        if link.name == "busybox" or link.exists():
+            continue
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to("/bin/busybox")
+    if overlay.is_dir():
+        shutil.copytree(overlay, root, dirs_exist_ok=True, symlinks=True)
+    if not (root / "init").is_file():
+        raise HarnessError(f"the rootfs overlay {overlay} has no init script")
+
+
+def install_modules(root: Path, release: str, modules: list[Path], log: Path) -> None:
+    target = root / "lib" / "modules" / release / "extra"
+    target.mkdir(parents=True)
+    for module in modules:
+        shutil.copy2(module, target / module.name)
+    depmod = shutil.which("depmod") or "/sbin/depmod"
+    run_logged([depmod, "-b", str(root), release], log, what="depmod")
+
+
+def make_image(root: Path, image: Path, log: Path) -> None:
+    used = sum(p.lstat().st_size for p in root.rglob("*"))
+    size_kib = (used + SLACK_BYTES) // 1024
+    mke2fs = shutil.which("mke2fs") or "/sbin/mke2fs"
+    run_logged(
+        [
+            mke2fs,
+            "-q",
+            "-t",
+            "ext4",
+            "-L",
+            "umlharness",
+            "-E",
+            "root_owner=0:0",
+            "-d",
+            str(root),
+            str(image),
+            f"{size_kib}k",
+        ],
+        log,
+        what="mke2fs",
+    )
