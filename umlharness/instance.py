@@ -113,19 +113,25 @@ class Instance:
         instance = cls(request)
         try:
             instance._start()
-        except BaseException:
-            instance.kill(keep_logs=True)
+        except BaseException as error:
+            instance._kill_after(error)
             raise
         return instance
 
     def __enter__(self) -> Instance:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if exc[0] is None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
             self.shutdown()
         else:
-            self.kill(keep_logs=True)
+            self._kill_after(exc)
+
+    def _kill_after(self, error: BaseException) -> None:
+        """Tear down after a failure, keeping the logs and pointing the error at them."""
+        saved = self.kill(keep_logs=True)
+        if saved is not None and isinstance(error, GuestError) and error.log is not None:
+            error.log = saved / error.log.name
 
     @property
     def umid_dir(self) -> Path:
@@ -257,7 +263,7 @@ class Instance:
         token = self._next_token()
         # The shell expands $((...)); an echo of the command line could not match.
         self._send(f"echo UMLH-SYNC-$((40+2))-{token}")
-        self._expect_console([rf"UMLH-SYNC-42-{token}\r?\n"], timeout, "shell")
+        self._expect_console([rf"UMLH-SYNC-42-{token}\r?\n"], timeout, "the guest's shell")
 
     def _expect_console(self, patterns: list[str], timeout: float, what: str) -> int:
         """Expect one of `patterns` on the console, watching the kernel log for crashes."""
@@ -269,7 +275,7 @@ class Instance:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise BootTimeout(
-                    f"{what}: nothing matched within {timeout:g}s",
+                    f"{what}: no answer within {timeout:.3g}s",
                     console_tail=self.console_tail(),
                     log=self.console_log,
                 )
@@ -343,8 +349,10 @@ class Instance:
     def run(self, command: str, timeout: float = 30.0) -> RunResult:
         """Run a shell command in the guest; return its exit code and output.
 
-        stdin is /dev/null and stderr is merged into the output. The guest's
-        shell state (current directory, variables) carries over between calls.
+        The command runs in a subshell, so `exit 3` ends only the command;
+        changes to the current directory or variables do not carry over
+        (chain them: `cd /sys && ls`). stdin is /dev/null and stderr is merged
+        into the output.
         """
         if not self._shell_ready:
             self.prepare_shell()
@@ -354,12 +362,14 @@ class Instance:
         # command's stdin is /dev/null, so it cannot swallow the lines after it.
         self._send(
             f"echo UMLH-BEGIN-{token}\n"
-            f"{{ {command}\n}} </dev/null 2>&1\n"
+            f"( {command}\n) </dev/null 2>&1\n"
             f"printf '\\nUMLH-END-{token}-%d\\n' $?"
         )
         what = f"run {command!r}"
+        started = time.monotonic()
         self._expect_console([rf"UMLH-BEGIN-{token}\r?\n"], timeout, what)
-        self._expect_console([rf"\r?\nUMLH-END-{token}-(\d+)\r?\n"], timeout, what)
+        remaining = max(timeout - (time.monotonic() - started), POLL_SECONDS)
+        self._expect_console([rf"\r?\nUMLH-END-{token}-(\d+)\r?\n"], remaining, what)
         output = str(self._child.before).replace("\r\n", "\n")
         exit_code = int(self._child.match.group(1))
         return RunResult(command, exit_code, output)

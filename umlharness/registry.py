@@ -94,10 +94,25 @@ def record(directory: Path, *, pid: int, iomem: dict[str, str], umid_dir: str) -
     tmp.rename(directory / RECORD)
 
 
-def kill_group(pid: int) -> None:
-    """SIGKILL the process group UML leads (it forks helpers) and wait for the leader."""
+def kill_group(pid: int, timeout: float = 3.0) -> None:
+    """SIGKILL the process group UML leads (it forks helpers); wait until it is gone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _group_alive(pid):
+        time.sleep(0.01)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process is left in process group `pgid`."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def reap(directory: Path, info: InstanceInfo | None) -> None:

@@ -1,0 +1,40 @@
+"""Shared fixtures: the real kernel, drivers and rootfs, built once per session."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from umlharness import Artifacts, BootRequest, Instance, prepare
+from umlharness.progress import LineReporter
+from umlharness.registry import pid_alive
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Artifacts:
+    """Kernel, drivers and rootfs from the cache, built on first use (minutes when cold)."""
+    return prepare(reporter=LineReporter(sys.stderr))
+
+
+@pytest.fixture
+def vm(artifacts: Artifacts) -> Iterator[Instance]:
+    """A freshly booted guest with no iomem regions."""
+    with Instance.boot(BootRequest(artifacts.kernel, artifacts.rootfs)) as instance:
+        yield instance
+
+
+def assert_gone(instance: Instance, pid: int | None) -> None:
+    """Nothing of `instance` is left: no live process, no directory."""
+    assert pid is not None
+    assert not pid_alive(pid)
+    assert not instance.dir.exists()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    import os
+
+    return {**os.environ, "CI": "1"}
