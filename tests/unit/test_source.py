@@ -11,7 +11,7 @@ def test_no_distro_source_names_the_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(source_module, "DISTRO_SOURCE_DIR", tmp_path)
-    with pytest.raises(HarnessError, match="apt-get install linux-source-6.1"):
+    with pytest.raises(HarnessError, match=r"apt-get install linux-source-6\.1"):
         KernelSource.find()
 
 

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * uh_iomem.h - a device simulated on the host, as a UML driver sees it.
+ *
+ * The device's registers are an iomem region: a host file that UML maps
+ * (iomem=NAME,FILE on the kernel command line) and a simulator on the host
+ * maps too. Its interrupt line is a unix datagram socket the driver creates
+ * in the instance's umid directory, named after the region: the simulator
+ * raises the interrupt by sending a datagram to it.
+ *
+ * The registers are plain shared memory, so they have no side effects: a
+ * driver acknowledges an interrupt by clearing the status bits it handled
+ * (uh_iomem_clear16()), where real hardware would take write-1-to-clear.
+ */
+#ifndef UH_IOMEM_H
+#define UH_IOMEM_H
+
+#include <linux/atomic.h>
+#include <linux/compiler.h>
+#include <linux/errno.h>
+#include <linux/interrupt.h>
+#include <linux/types.h>
+#include <asm/byteorder.h>
+#include <irq_kern.h>
+#include <irq_user.h>
+#include <mem_user.h>
+#include <os.h>
+
+#define UH_SOCKET_PATH_MAX 108	/* sizeof(sockaddr_un.sun_path) */
+
+struct uh_iomem_dev {
+	const char *name;	/* the region's name; also its socket's name */
+	void *base;		/* the region, mapped by UML */
+	unsigned long size;
+	int fd;			/* the interrupt socket */
+	int irq;
+	char socket_path[UH_SOCKET_PATH_MAX];
+};
+
+/* Find the iomem region @name given on the kernel command line. */
+static inline int uh_iomem_map(struct uh_iomem_dev *dev, const char *name)
+{
+	unsigned long len = 0;
+	unsigned long addr;
+
+	addr = find_iomem((char *)name, &len);
+	if (!addr)
+		return -ENODEV;
+	dev->name = name;
+	dev->base = (void *)addr;
+	dev->size = len;
+	dev->fd = -1;
+	dev->irq = -1;
+	return 0;
+}
+
+/*
+ * Create the interrupt socket <umid dir>/<region name> and request an
+ * interrupt on it. The socket is non-blocking, so the handler can drain it.
+ */
+static inline int uh_iomem_request_irq(struct uh_iomem_dev *dev,
+				       irq_handler_t handler, void *data)
+{
+	int fd, irq, err;
+
+	err = umid_file_name((char *)dev->name, dev->socket_path,
+			     sizeof(dev->socket_path));
+	if (err)
+		return err;
+	/* A socket left behind by an earlier load would make bind() fail. */
+	os_unlink_file(dev->socket_path);
+	fd = os_create_unix_socket(dev->socket_path, sizeof(dev->socket_path), 1);
+	if (fd < 0)
+		return fd;
+	err = os_set_fd_block(fd, 0);
+	if (err)
+		goto out_close;
+	irq = um_request_irq(UM_IRQ_ALLOC, fd, IRQ_READ, handler, 0, dev->name,
+			     data);
+	if (irq < 0) {
+		err = irq;
+		goto out_close;
+	}
+	dev->fd = fd;
+	dev->irq = irq;
+	return 0;
+
+out_close:
+	os_close_file(fd);
+	os_unlink_file(dev->socket_path);
+	return err;
+}
+
+/* Read every pending datagram; returns how many there were. */
+static inline unsigned int uh_iomem_drain(struct uh_iomem_dev *dev)
+{
+	char buf[64];
+	unsigned int count = 0;
+
+	while (os_read_file(dev->fd, buf, sizeof(buf)) >= 0)
+		count++;
+	return count;
+}
+
+/* Free the interrupt, close the socket and remove its file. */
+static inline void uh_iomem_free_irq(struct uh_iomem_dev *dev, void *data)
+{
+	if (dev->irq < 0)
+		return;
+	um_free_irq(dev->irq, data);
+	os_close_file(dev->fd);
+	os_unlink_file(dev->socket_path);
+	dev->irq = -1;
+	dev->fd = -1;
+}
+
+/* Little-endian register accessors, as the device's register map is. */
+static inline u8 uh_read8(struct uh_iomem_dev *dev, unsigned int off)
+{
+	return READ_ONCE(*(u8 *)(dev->base + off));
+}
+
+static inline u16 uh_read16(struct uh_iomem_dev *dev, unsigned int off)
+{
+	return le16_to_cpu(READ_ONCE(*(__le16 *)(dev->base + off)));
+}
+
+static inline u32 uh_read32(struct uh_iomem_dev *dev, unsigned int off)
+{
+	return le32_to_cpu(READ_ONCE(*(__le32 *)(dev->base + off)));
+}
+
+static inline void uh_write8(struct uh_iomem_dev *dev, unsigned int off, u8 val)
+{
+	WRITE_ONCE(*(u8 *)(dev->base + off), val);
+}
+
+static inline void uh_write16(struct uh_iomem_dev *dev, unsigned int off,
+			      u16 val)
+{
+	WRITE_ONCE(*(__le16 *)(dev->base + off), cpu_to_le16(val));
+}
+
+static inline void uh_write32(struct uh_iomem_dev *dev, unsigned int off,
+			      u32 val)
+{
+	WRITE_ONCE(*(__le32 *)(dev->base + off), cpu_to_le32(val));
+}
+
+/*
+ * Clear @bits of a 16-bit register atomically, so that bits the simulator
+ * sets at the same moment are not lost. Ordered after the caller's reads:
+ * once the simulator sees the bits clear, the driver has read the state.
+ */
+static inline void uh_iomem_clear16(struct uh_iomem_dev *dev, unsigned int off,
+				    u16 bits)
+{
+	u16 *reg = dev->base + off;
+	u16 old, new;
+
+	smp_mb();
+	old = READ_ONCE(*reg);
+	do {
+		new = cpu_to_le16(le16_to_cpu(old) & ~bits);
+	} while (!try_cmpxchg(reg, &old, new));
+}
+
+#endif /* UH_IOMEM_H */
