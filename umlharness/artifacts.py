@@ -15,7 +15,7 @@ from .rootfs import Rootfs, build_rootfs
 @dataclass(frozen=True)
 class ArtifactRequest:
     kernel: KernelRequest = field(default_factory=KernelRequest)
-    drivers_dir: Path = field(default_factory=paths.drivers_dir)
+    drivers_dirs: tuple[Path, ...] = field(default_factory=lambda: (paths.drivers_dir(),))
     rootfs_overlay: Path = field(default_factory=paths.rootfs_overlay_dir)
 
 
@@ -30,6 +30,6 @@ def prepare(request: ArtifactRequest | None = None, reporter: Reporter | None = 
     request = request or ArtifactRequest()
     reporter = reporter or QuietReporter()
     kernel = build_kernel(request.kernel, reporter)
-    drivers = build_drivers(kernel, request.drivers_dir, reporter)
+    drivers = build_drivers(kernel, request.drivers_dirs, reporter)
     rootfs = build_rootfs(kernel, drivers, request.rootfs_overlay, reporter)
     return Artifacts(kernel, drivers, rootfs)

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .procs import pid_alive
+
 COMPLETE_MARKER = ".complete"
 
 
@@ -41,19 +43,24 @@ def file_lock(path: Path) -> Iterator[None]:
 
 
 class CacheEntry:
-    """One cached artefact directory: `<root>/<kind>/<key>/`."""
+    """One cached artefact directory: `<root>/<kind>/<key>/`.
+
+    Its build log is `<root>/logs/<kind>-<key>.log`, outside the entry, so that
+    it survives a failed build; a successful one also copies it into the entry.
+    """
 
     def __init__(self, root: Path, kind: str, key: str) -> None:
         self.kind_dir = root / kind
         self.key = key
         self.path = self.kind_dir / key
+        self.log = root / "logs" / f"{kind}-{key}.log"
 
     @property
     def ready(self) -> bool:
         return (self.path / COMPLETE_MARKER).exists()
 
-    def ensure(self, build: Callable[[Path], None]) -> Path:
-        """Return the entry's path, calling `build(tmpdir)` first if it is missing."""
+    def ensure(self, build: Callable[[Path, Path], None]) -> Path:
+        """Return the entry's path, calling `build(tmpdir, log)` first if it is missing."""
         if self.ready:
             return self.path
         with file_lock(self.kind_dir / f"{self.key}.lock"):
@@ -63,8 +70,11 @@ class CacheEntry:
             tmp = Path(
                 tempfile.mkdtemp(prefix=f".tmp-{self.key}-{os.getpid()}-", dir=self.kind_dir)
             )
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            self.log.write_text("")
             try:
-                build(tmp)
+                build(tmp, self.log)
+                shutil.copy2(self.log, tmp / "build.log")
                 (tmp / COMPLETE_MARKER).touch()
                 if self.path.exists():
                     shutil.rmtree(self.path)
@@ -77,16 +87,6 @@ class CacheEntry:
     def _remove_stale_temporaries(self) -> None:
         for stale in self.kind_dir.glob(f".tmp-{self.key}-*"):
             pid = stale.name.split("-")[2] if stale.name.count("-") >= 3 else ""
-            if pid.isdigit() and _alive(int(pid)):
+            if pid.isdigit() and pid_alive(int(pid)):
                 continue
             shutil.rmtree(stale, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

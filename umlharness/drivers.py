@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,32 +52,40 @@ def _is_build_output(path: Path) -> bool:
 
 
 def build_drivers(
-    kernel: Kernel, drivers_dir: Path | None = None, reporter: Reporter | None = None
+    kernel: Kernel,
+    drivers_dirs: Sequence[Path] | None = None,
+    reporter: Reporter | None = None,
 ) -> BuiltDrivers:
-    drivers_dir = drivers_dir or paths.drivers_dir()
+    """Build the modules of every drivers directory (default: the project's drivers/)."""
+    dirs = list(drivers_dirs) if drivers_dirs else [paths.drivers_dir()]
     reporter = reporter or QuietReporter()
-    if not drivers_dir.is_dir():
-        raise HarnessError(f"drivers directory {drivers_dir} does not exist")
-    key = digest([kernel.key, *tree_digest(drivers_dir)])
+    for directory in dirs:
+        if not directory.is_dir():
+            raise HarnessError(f"drivers directory {directory} does not exist")
+    key = digest([kernel.key, *(part for d in dirs for part in [str(d), *tree_digest(d)])])
     entry = CacheEntry(paths.cache_dir(), "drivers", key)
     if entry.ready:
         return BuiltDrivers(entry.path)
-    log = paths.cache_dir() / "logs" / f"drivers-{key}.log"
 
-    def build(out: Path) -> None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("")
-        src = out / "src"
-        shutil.copytree(drivers_dir, src, ignore=shutil.ignore_patterns("*.o", "*.ko", ".*.cmd"))
+    def build(out: Path, log: Path) -> None:
         (out / "modules").mkdir()
-        dirs = module_dirs(src)
-        reporter.phase(f"building {len(dirs)} driver(s) against Linux {kernel.release}", len(dirs))
-        for module_dir in dirs:
+        sources = []
+        for index, directory in enumerate(dirs):
+            # Each tree keeps its layout, so relative includes (../include) still work.
+            src = out / "src" / f"{index}-{directory.name}"
+            shutil.copytree(directory, src, ignore=shutil.ignore_patterns("*.o", "*.ko", ".*.cmd"))
+            sources += module_dirs(src)
+        names = [module_dir.name for module_dir in sources]
+        reporter.phase(
+            f"building {len(sources)} driver(s) against Linux {kernel.release}", len(sources)
+        )
+        for module_dir in sources:
             build_one(kernel, module_dir, log)
             for ko in module_dir.glob("*.ko"):
+                if (out / "modules" / ko.name).exists():
+                    raise HarnessError(f"two drivers build {ko.name}: {', '.join(names)}")
                 shutil.copy2(ko, out / "modules" / ko.name)
             reporter.advance(1, module_dir.name)
-        shutil.copy2(log, out / "build.log")
 
     return BuiltDrivers(entry.ensure(build))
 

@@ -31,6 +31,7 @@ from .crash import extract_trace, trace_complete
 from .errors import BootTimeout, GuestCrashed, GuestError, GuestExited, HarnessError
 from .iomem import IomemSpec, check_unique
 from .kernel import Kernel
+from .procs import kill_group
 from .rootfs import Rootfs
 from .tmpdir import uml_temp_dir
 
@@ -52,6 +53,14 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class CrashReport:
+    """A crash seen in the kernel log: its kind (oops, panic, ...) and its trace."""
+
+    kind: str
+    trace: str
 
 
 @dataclass(frozen=True)
@@ -227,7 +236,7 @@ class Instance:
         _live_instances.discard(self)
         child = self._child
         if child is not None:
-            registry.kill_group(child.pid)
+            kill_group(child.pid)
             with suppress(OSError, pexpect.ExceptionPexpect):
                 child.close(force=True)
             if child.logfile_read:
@@ -239,13 +248,20 @@ class Instance:
         return saved
 
     def _save_logs(self) -> Path | None:
-        target = paths.cache_dir() / "logs" / "instances" / self.umid
+        """Move the logs and the harness's iomem files out of the instance directory."""
+        root = paths.cache_dir() / "logs" / "instances"
+        target = root / self.umid
         target.mkdir(parents=True, exist_ok=True)
         for log in (self.console_log, self.kernel_log_path):
             if log.exists():
                 shutil.copy2(log, target / log.name)
         self.console_log = target / self.console_log.name
         self.kernel_log_path = target / self.kernel_log_path.name
+        for name, path in list(self.iomem_files.items()):
+            if path.parent == self.dir and path.exists():
+                shutil.copy2(path, target / path.name)
+                self.iomem_files[name] = target / path.name
+        _prune_saved(root)
         return target
 
     # -- the console ------------------------------------------------------------------
@@ -302,6 +318,13 @@ class Instance:
         trace = extract_trace(klog.text, crash)
         saved = self.kill(keep_logs=True)
         raise GuestCrashed(crash.kind, trace, log=(saved / "kernel.log") if saved else None)
+
+    def crash_report(self) -> CrashReport | None:
+        """The first crash in the kernel log so far, without raising."""
+        klog = self._klog
+        if klog is None or klog.crash is None:
+            return None
+        return CrashReport(klog.crash.kind, extract_trace(klog.text, klog.crash))
 
     def console_tail(self, lines: int = 25) -> str:
         text = ""
@@ -418,6 +441,16 @@ class Instance:
         assert self._child is not None
         self._child.logfile_read = None
         self._child.interact(escape_character=escape_character)
+
+
+#: Logs of failed instances kept under the cache; older ones are removed.
+KEEP_SAVED_INSTANCES = 50
+
+
+def _prune_saved(root: Path) -> None:
+    saved = sorted(root.iterdir(), key=lambda p: p.stat().st_mtime)
+    for old in saved[:-KEEP_SAVED_INSTANCES]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def parse_interrupts(text: str) -> list[InterruptLine]:

@@ -129,8 +129,7 @@ def build_kernel(request: KernelRequest, reporter: Reporter | None = None) -> Ke
     if entry.ready:
         return Kernel(entry.path)
     check_tools(BUILD_TOOLS)
-    log = request.cache_root / "logs" / f"kernel-{entry.key}.log"
-    builder = _KernelBuilder(request, source, fragment, reporter, log)
+    builder = _KernelBuilder(request, source, fragment, reporter)
     return Kernel(entry.ensure(builder.build))
 
 
@@ -141,20 +140,15 @@ class _KernelBuilder:
         source: KernelSource,
         fragment: Kconfig,
         reporter: Reporter,
-        log: Path,
     ) -> None:
-        self.log = log
         self.request = request
         self.source = source
         self.fragment = fragment
         self.reporter = reporter
         self.estimate_file = request.cache_root / "kernels" / "build-steps.json"
 
-    def build(self, out: Path) -> None:
+    def build(self, out: Path, log: Path) -> None:
         tree = out / "tree"
-        log = self.log
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("")
         started = time.monotonic()
         self.reporter.phase(f"unpacking {self.source.path}")
         self.source.unpack_into(tree, log)
@@ -182,7 +176,6 @@ class _KernelBuilder:
             )
         )
         self.record_steps(steps)
-        shutil.copy2(log, out / "build.log")
         self.reporter.done(f"kernel {release} built in {time.monotonic() - started:.0f}s")
 
     def env(self) -> dict[str, str]:

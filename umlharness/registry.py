@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import paths
 from .errors import HarnessError
+from .procs import kill_group, pid_alive
 
 RECORD = "instance.json"
 
@@ -36,21 +37,6 @@ class InstanceInfo:
             return sorted(p for p in self.umid_dir.iterdir() if p.is_socket())
         except OSError:
             return []
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); it is as good as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _read(directory: Path) -> InstanceInfo | None:
@@ -92,27 +78,6 @@ def record(directory: Path, *, pid: int, iomem: dict[str, str], umid_dir: str) -
     tmp = directory / f".{RECORD}.tmp"
     tmp.write_text(json.dumps(data, indent=2))
     tmp.rename(directory / RECORD)
-
-
-def kill_group(pid: int, timeout: float = 3.0) -> None:
-    """SIGKILL the process group UML leads (it forks helpers); wait until it is gone."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _group_alive(pid):
-        time.sleep(0.01)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process is left in process group `pgid`."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 def reap(directory: Path, info: InstanceInfo | None) -> None:

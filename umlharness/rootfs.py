@@ -88,11 +88,8 @@ def build_rootfs(
     entry = CacheEntry(paths.cache_dir(), "rootfs", key)
     if entry.ready:
         return Rootfs(entry.path)
-    log = paths.cache_dir() / "logs" / f"rootfs-{key}.log"
 
-    def build(out: Path) -> None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("")
+    def build(out: Path, log: Path) -> None:
         reporter.phase("assembling rootfs")
         root = out / "root"
         lay_out_tree(root, busybox, overlay)

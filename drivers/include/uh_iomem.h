@@ -158,7 +158,7 @@ static inline void uh_iomem_clear16(struct uh_iomem_dev *dev, unsigned int off,
 	u16 *reg = dev->base + off;
 	u16 old, new;
 
-	smp_mb();
+	smp_mb();	/* the handler's register reads come before the ack */
 	old = READ_ONCE(*reg);
 	do {
 		new = cpu_to_le16(le16_to_cpu(old) & ~bits);

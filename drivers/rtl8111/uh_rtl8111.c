@@ -27,6 +27,7 @@
 
 /* IntrMask / IntrStatus bits */
 #define LinkChg		BIT(5)
+#define SWInt		BIT(8)
 
 /* PHYstatus bits */
 #define TBI_Enable	BIT(7)
@@ -70,13 +71,15 @@ static irqreturn_t rtl8111_interrupt(int irq, void *data)
 	u16 status;
 
 	uh_iomem_drain(&tp->io);
-	/* The datagram comes after the simulator's register writes. */
-	smp_rmb();
+	smp_rmb();	/* the datagram follows the simulator's register writes */
 	status = uh_read16(&tp->io, IntrStatus) & uh_read16(&tp->io, IntrMask);
 	if (!status)
 		return IRQ_NONE;
 	if (status & LinkChg)
 		rtl_update_carrier(tp, true);
+	/* SWInt carries no event: acknowledging it is all there is to do, which
+	 * lets a simulator measure the interrupt round trip on its own.
+	 */
 	uh_iomem_clear16(&tp->io, IntrStatus, status);
 	return IRQ_HANDLED;
 }
@@ -211,7 +214,7 @@ static int __init rtl8111_init(void)
 
 	/* Stale status from an earlier load must not look like an event. */
 	uh_iomem_clear16(&tp->io, IntrStatus, 0xffff);
-	uh_write16(&tp->io, IntrMask, LinkChg);
+	uh_write16(&tp->io, IntrMask, LinkChg | SWInt);
 	rtl_update_carrier(tp, false);
 	rtl8111_dev = dev;
 	netdev_info(dev, "RTL8111 on iomem '%s', MAC %pM, irq %d, socket %s\n",

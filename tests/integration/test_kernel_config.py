@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 def test_unknown_fragment_option_is_named(tmp_path: Path) -> None:
     config_dir = tmp_path / "uml-config"
     shutil.copytree(paths.config_dir(), config_dir)
-    (config_dir / "extra.config").write_text("CONFIG_NOT_A_REAL_OPTION=y\n# CONFIG_MMU is not set\n")
+    (config_dir / "extra.config").write_text(
+        "CONFIG_NOT_A_REAL_OPTION=y\n# CONFIG_MMU is not set\n"
+    )
     cache = tmp_path / "cache"
     with pytest.raises(ConfigDropped) as caught:
         build_kernel(KernelRequest(config_dir=config_dir, cache_root=cache))

@@ -15,7 +15,7 @@ def test_digest_depends_on_order_and_boundaries() -> None:
 def test_builds_once_then_reuses(tmp_path: Path) -> None:
     calls: list[Path] = []
 
-    def build(out: Path) -> None:
+    def build(out: Path, log: Path) -> None:
         calls.append(out)
         (out / "artefact").write_text("x")
 
@@ -27,7 +27,7 @@ def test_builds_once_then_reuses(tmp_path: Path) -> None:
 
 
 def test_failed_build_leaves_nothing(tmp_path: Path) -> None:
-    def build(out: Path) -> None:
+    def build(out: Path, log: Path) -> None:
         (out / "half").write_text("x")
         raise RuntimeError("boom")
 
@@ -36,13 +36,14 @@ def test_failed_build_leaves_nothing(tmp_path: Path) -> None:
         entry.ensure(build)
     assert not entry.ready
     assert [p.name for p in (tmp_path / "things").iterdir()] == ["k2.lock"]
+    assert (tmp_path / "logs" / "things-k2.log").exists()
 
 
 def test_concurrent_builders_build_once(tmp_path: Path) -> None:
     started = threading.Barrier(4)
     calls: list[int] = []
 
-    def build(out: Path) -> None:
+    def build(out: Path, log: Path) -> None:
         calls.append(1)
         (out / "artefact").write_text("x")
 
@@ -62,5 +63,5 @@ def test_stale_temporaries_of_dead_builders_are_removed(tmp_path: Path) -> None:
     kind = tmp_path / "things"
     stale = kind / ".tmp-k4-999999999-abc"
     stale.mkdir(parents=True)
-    CacheEntry(tmp_path, "things", "k4").ensure(lambda out: None)
+    CacheEntry(tmp_path, "things", "k4").ensure(lambda out, log: None)
     assert not stale.exists()
