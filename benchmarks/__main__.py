@@ -35,8 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         names = available()
     unknown = sorted(set(names) - set(available()))
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(available())}",
-              file=sys.stderr)
+        print(
+            f"unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(available())}",
+            file=sys.stderr,
+        )
         return 2
     results = {}
     for name in names:

@@ -21,8 +21,9 @@ from .stats import summary
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=15, help="boots to measure (default 15)")
-    parser.add_argument("--cold-kernel", action="store_true",
-                        help="also time a kernel build into an empty cache")
+    parser.add_argument(
+        "--cold-kernel", action="store_true", help="also time a kernel build into an empty cache"
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
