@@ -38,3 +38,6 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     import os
 
     return {**os.environ, "CI": "1"}
+
+
+pytest_plugins = ["pytester"]

@@ -9,10 +9,12 @@ it for crashes.
 from __future__ import annotations
 
 import os
+import select
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pexpect
 import ptyprocess
@@ -45,6 +47,7 @@ class KernelLog:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._scanned = 0
+        self._reading = threading.Lock()
         self.crash: Crash | None = None
         self.closed = False
         self._thread = threading.Thread(target=self._pump, name="uml-kernel-log", daemon=True)
@@ -52,27 +55,38 @@ class KernelLog:
 
     def _pump(self) -> None:
         with self.path.open("w", encoding="utf-8") as out:
-            while True:
-                try:
-                    data = os.read(self._fd, 65536)
-                except OSError:
-                    data = b""
-                if not data:
-                    break
-                text = data.decode("utf-8", errors="replace")
-                out.write(text)
-                out.flush()
-                if self.echo:
-                    self.echo(text)
-                with self._changed:
-                    self._chunks.append(text)
-                    if self.crash is None:
-                        self._scan()
-                    self._changed.notify_all()
+            while self._pump_once(out):
+                pass
         os.close(self._fd)
         with self._changed:
             self.closed = True
             self._changed.notify_all()
+
+    def _pump_once(self, out: TextIO) -> bool:
+        """Read and handle what the pipe holds; False once UML has closed it."""
+        readable, _, _ = select.select([self._fd], [], [], 0.1)
+        if not readable:
+            return True
+        # Reading and scanning under the reading lock lets settle() know that
+        # nothing is read but not yet scanned.
+        with self._reading:
+            try:
+                data = os.read(self._fd, 65536)
+            except OSError:
+                data = b""
+            if not data:
+                return False
+            text = data.decode("utf-8", errors="replace")
+            out.write(text)
+            out.flush()
+            if self.echo:
+                self.echo(text)
+            with self._changed:
+                self._chunks.append(text)
+                if self.crash is None:
+                    self._scan()
+                self._changed.notify_all()
+        return True
 
     def _scan(self) -> None:
         text = "".join(self._chunks)
@@ -80,6 +94,20 @@ class KernelLog:
         line_start = text.rfind("\n", 0, self._scanned) + 1
         self.crash = find_crash(text, line_start)
         self._scanned = len(text)
+
+    def settle(self, timeout: float = 0.5) -> None:
+        """Wait until everything the kernel has written so far has been read and scanned.
+
+        printk writes to the pipe before the printing code goes on, so after a
+        guest command has finished, what it made the kernel say is in the pipe.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.closed:
+            with self._reading:
+                readable, _, _ = select.select([self._fd], [], [], 0)
+            if not readable:
+                return
+            time.sleep(0.0005)
 
     @property
     def text(self) -> str:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 #: (kind, pattern) in the order they are tried on a line; the first match names the crash.
 CRASH_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # UML reports a bad kernel access (an oops elsewhere) as a panic.
+    ("oops", re.compile(r"Kernel panic - not syncing: Kernel mode (?:fault|signal)")),
     ("panic", re.compile(r"Kernel panic - not syncing")),
     ("KASAN report", re.compile(r"BUG: KASAN: ")),
     ("BUG", re.compile(r"\bBUG: |kernel BUG at ")),

@@ -395,6 +395,10 @@ class Instance:
         self._expect_console([rf"\r?\nUMLH-END-{token}-(\d+)\r?\n"], remaining, what)
         output = str(self._child.before).replace("\r\n", "\n")
         exit_code = int(self._child.match.group(1))
+        # What the command made the kernel print (a WARN, say) counts as part of it.
+        assert self._klog is not None
+        self._klog.settle()
+        self._raise_if_crashed()
         return RunResult(command, exit_code, output)
 
     @property

@@ -1,0 +1,178 @@
+"""The pytest plugin, run the way driver developers run it (pytester, real UML)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from umlharness.paths import PROJECT_ROOT, run_dir
+from umlharness.registry import pid_alive
+
+pytestmark = pytest.mark.slow
+
+DRIVERS = f"--uml-drivers={PROJECT_ROOT / 'drivers'}:{PROJECT_ROOT / 'tests' / 'crashers'}"
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(DRIVERS, "-p", "no:cacheprovider", *args, timeout=900)
+
+
+def test_marker_boots_guest_with_region_and_modules(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.uml(iomem=["mock"], modules=["hello"])
+        def test_guest(uml):
+            assert "uh_rtl8111" in uml.check("lsmod")
+            assert "hello" in uml.check("lsmod")
+            assert uml.iomem_files["mock"].exists()
+
+        def test_factory(uml_boot):
+            one, two = uml_boot(), uml_boot(iomem=["regs:4K"])
+            assert one.umid != two.umid
+            assert two.run("true").ok
+        """
+    )
+    run(pytester).assert_outcomes(passed=2)
+
+
+def test_crashes_fail_only_their_own_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_oops(uml):
+            uml.run("modprobe uh_oops")
+
+        def test_panic(uml):
+            uml.run("modprobe uh_panic")
+
+        def test_hang(uml):
+            uml.run("modprobe uh_hang", timeout=5)
+
+        def test_warn(uml):
+            uml.run("modprobe uh_warn")
+
+        def test_fine(uml):
+            assert uml.check("echo ok") == "ok\\n"
+        """
+    )
+    started = time.monotonic()
+    result = run(pytester, "-rA")
+    result.assert_outcomes(passed=1, failed=4)
+    output = result.stdout.str()
+    assert "Kernel mode fault at addr 0x0" in output and "Call Trace" in output
+    assert "uh_panic: deliberate panic" in output
+    assert "modprobe uh_hang" in output and "no answer within" in output
+    assert "uh_warn: deliberate warning" in output
+    assert time.monotonic() - started < 300
+
+
+def test_failure_keeps_artefacts_and_junit_xml(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.uml(iomem=["mock"])
+        def test_fails(uml):
+            uml.check("echo marker-in-console")
+            assert False, "deliberate"
+        """
+    )
+    result = run(pytester, "--junitxml=report.xml", f"--basetemp={pytester.path / 'tmp'}")
+    result.assert_outcomes(failed=1)
+    artefacts = list((pytester.path / "tmp").rglob("uml/uh-*"))
+    assert len(artefacts) == 1
+    names = {p.name for p in artefacts[0].iterdir()}
+    assert {"console.log", "kernel.log", "dmesg.txt", "iomem-mock.bin"} <= names
+    assert "uh_rtl8111" in (artefacts[0] / "dmesg.txt").read_text()
+    assert str(artefacts[0]) in result.stdout.str()
+    report = (pytester.path / "report.xml").read_text()
+    assert 'failures="1"' in report and "uml_artefacts" in report
+
+
+def test_options_from_env_and_ini(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+                                  ) -> None:
+    pytester.makeini("[pytest]\numl_mem = 96M\numl_timeout = 45\n")
+    pytester.makepyfile(
+        """
+        def test_settings(uml_settings):
+            assert uml_settings.mem == "80M"      # the environment beats the ini file
+            assert uml_settings.timeout == 12.0   # the command line beats both
+        """
+    )
+    monkeypatch.setenv("UMLHARNESS_MEM", "80M")
+    monkeypatch.setenv("UMLHARNESS_TIMEOUT", "30")
+    run(pytester, "--uml-timeout=12").assert_outcomes(passed=1)
+
+
+def test_parallel_boots_leave_nothing_behind(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(20))
+        def test_boot(uml, n):
+            assert uml.check(f"echo {n}") == f"{n}\\n"
+        """
+    )
+    before = set(run_dir().iterdir())
+    run(pytester, "-n", "2").assert_outcomes(passed=20)
+    assert set(run_dir().iterdir()) - before == set()
+
+
+def test_sigkilled_run_is_reaped_by_the_next(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    marker = tmp_path / "booted"
+    pytester.makepyfile(
+        f"""
+        import time
+        from pathlib import Path
+
+        def test_sleeps(uml):
+            Path({str(marker)!r}).write_text(f"{{uml.pid}} {{uml.dir}}")
+            time.sleep(600)
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", DRIVERS, "-p", "no:cacheprovider"],
+        cwd=pytester.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "CI": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), "the guest never booted"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    pid_text, directory = marker.read_text().split()
+    pid = int(pid_text)
+    assert pid_alive(pid), "UML outlives a SIGKILLed pytest until the next run reaps it"
+    pytester.makepyfile("def test_nothing(uml_artifacts):\n    pass\n")
+    run(pytester).assert_outcomes(passed=1)
+    assert not pid_alive(pid)
+    assert not Path(directory).exists()
+
+
+def test_kasan_catches_use_after_free(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_uaf(uml):
+            uml.run("modprobe uh_kasan_uaf")
+
+        def test_fine(uml):
+            assert uml.run("true").ok
+        """
+    )
+    result = run(pytester, "--uml-kasan", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    output = result.stdout.str()
+    assert "KASAN report" in output and "use-after-free" in output and "uh_kasan_uaf" in output
