@@ -149,8 +149,8 @@ static inline void uh_write32(struct uh_iomem_dev *dev, unsigned int off,
 
 /*
  * Clear @bits of a 16-bit register atomically, so that bits the simulator
- * sets at the same moment are not lost. Ordered after the caller's reads:
- * once the simulator sees the bits clear, the driver has read the state.
+ * sets at the same moment are not lost. A full barrier on both sides: the
+ * status read comes before the ack, the state reads after it.
  */
 static inline void uh_iomem_clear16(struct uh_iomem_dev *dev, unsigned int off,
 				    u16 bits)
@@ -158,11 +158,12 @@ static inline void uh_iomem_clear16(struct uh_iomem_dev *dev, unsigned int off,
 	u16 *reg = dev->base + off;
 	u16 old, new;
 
-	smp_mb();	/* the handler's register reads come before the ack */
+	smp_mb();	/* the status read comes before the ack */
 	old = READ_ONCE(*reg);
 	do {
 		new = cpu_to_le16(le16_to_cpu(old) & ~bits);
 	} while (!try_cmpxchg(reg, &old, new));
+	smp_mb();	/* and the state reads after it */
 }
 
 #endif /* UH_IOMEM_H */

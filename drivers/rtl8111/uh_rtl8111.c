@@ -75,12 +75,15 @@ static irqreturn_t rtl8111_interrupt(int irq, void *data)
 	status = uh_read16(&tp->io, IntrStatus) & uh_read16(&tp->io, IntrMask);
 	if (!status)
 		return IRQ_NONE;
-	if (status & LinkChg)
-		rtl_update_carrier(tp, true);
-	/* SWInt carries no event: acknowledging it is all there is to do, which
-	 * lets a simulator measure the interrupt round trip on its own.
+	/* Acknowledge first, then read the state, as r8169 does: a change that
+	 * lands after the ack sets the bit again and raises another interrupt,
+	 * so the last change is never acknowledged without being read. SWInt
+	 * carries no event: the ack is all there is to it, which lets a
+	 * simulator measure the interrupt round trip on its own.
 	 */
 	uh_iomem_clear16(&tp->io, IntrStatus, status);
+	if (status & LinkChg)
+		rtl_update_carrier(tp, true);
 	return IRQ_HANDLED;
 }
 

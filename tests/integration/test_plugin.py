@@ -11,10 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from umlharness.paths import PROJECT_ROOT, run_dir
+from umlharness.paths import PROJECT_ROOT, cache_dir, run_dir
 from umlharness.registry import pid_alive
 
 pytestmark = pytest.mark.slow
+
+#: pytester gives each run a HOME of its own; keep using the real cache.
+CACHE = str(cache_dir())
+
+
+@pytest.fixture(autouse=True)
+def shared_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UMLHARNESS_CACHE", CACHE)
+
 
 DRIVERS = f"--uml-drivers={PROJECT_ROOT / 'drivers'}:{PROJECT_ROOT / 'tests' / 'crashers'}"
 
@@ -96,8 +105,9 @@ def test_failure_keeps_artefacts_and_junit_xml(pytester: pytest.Pytester) -> Non
     assert 'failures="1"' in report and "uml_artefacts" in report
 
 
-def test_options_from_env_and_ini(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-                                  ) -> None:
+def test_options_from_env_and_ini(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makeini("[pytest]\numl_mem = 96M\numl_timeout = 45\n")
     pytester.makepyfile(
         """

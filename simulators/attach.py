@@ -1,0 +1,114 @@
+"""Find a device's iomem file and interrupt socket, and open them.
+
+Either through the harness's registry of running instances (the only one,
+or the one called `umid`): the region's file is in the instance record and
+the driver's socket is `<umid_dir>/<region>`. Or from an explicit iomem file
+and socket, bypassing the registry, for a guest the harness did not start
+or for tests.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from umlharness import registry
+
+from .errors import SimulatorError
+from .irq import InterruptLine
+from .regfile import RegisterFile
+
+DEFAULT_REGION = "mock"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a device lives: its iomem file and the driver's interrupt socket."""
+
+    iomem: Path
+    irq: Path | None  # None: registers only (explicit iomem file without a socket)
+    region: str
+    umid: str | None  # None when given explicitly
+
+
+def resolve(
+    umid: str | None = None,
+    iomem: Path | None = None,
+    irq: Path | None = None,
+    region: str | None = None,
+) -> Target:
+    """The target that the options name (see the module's docstring)."""
+    if iomem is None and irq is None:
+        name = region or DEFAULT_REGION
+        info = registry.find(umid)
+        if name not in info.iomem:
+            have = ", ".join(sorted(info.iomem))
+            detail = f"its regions are {have}" if have else "it was booted without --iomem"
+            raise SimulatorError(f"instance {info.umid} has no iomem region {name!r}: {detail}")
+        return Target(Path(info.iomem[name]), info.umid_dir / name, name, info.umid)
+    if umid is not None or region is not None:
+        raise SimulatorError(
+            "--iomem/--irq name the device directly: drop --umid and --region "
+            "(or drop --iomem/--irq to look the instance up)"
+        )
+    if iomem is None:
+        raise SimulatorError("--irq SOCKET needs the device's --iomem FILE too")
+    return Target(iomem, irq, DEFAULT_REGION, None)
+
+
+def map_iomem(path: Path) -> np.memmap[Any, np.dtype[np.uint8]]:
+    """The whole iomem file, mapped shared and writable, so guest and simulator see one memory."""
+    if not path.exists():
+        raise SimulatorError(f"iomem file {path} does not exist")
+    if not path.is_file():
+        raise SimulatorError(f"iomem file {path} is not a regular file")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise SimulatorError(f"iomem file {path} is not readable and writable")
+    if path.stat().st_size == 0:
+        raise SimulatorError(f"iomem file {path} is empty")
+    return np.memmap(path, dtype=np.uint8, mode="r+")
+
+
+@dataclass
+class Attached:
+    """An open device: its register file and, when there is a socket, its interrupt line."""
+
+    target: Target
+    regs: RegisterFile
+    irq: InterruptLine | None
+
+    def close(self) -> None:
+        if self.irq is not None:
+            self.irq.close()
+
+    def __enter__(self) -> Attached:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def attach(
+    layout: Any,
+    *,
+    umid: str | None = None,
+    iomem: Path | None = None,
+    irq: Path | None = None,
+    region: str | None = None,
+    device: str = "the device",
+) -> Attached:
+    """Open the device the options name with the register map `layout` (a construct Struct)."""
+    target = resolve(umid, iomem, irq, region)
+    regs = RegisterFile(layout, map_iomem(target.iomem), device=device)
+    line = InterruptLine(target.irq) if target.irq is not None else None
+    return Attached(target, regs, line)

@@ -1,0 +1,239 @@
+"""`sim`: drive a simulated device from the host while its driver runs in a UML guest.
+
+    sim link up|down|toggle|status [--umid ID | --iomem FILE --irq SOCKET] [--region NAME]
+    sim link flap --count N --interval MS
+    sim regs dump
+
+Without options the device is the `mock` region of the only running
+instance. Errors print as one line, `sim: error: ...`, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+
+from umlharness.errors import HarnessError
+
+from .attach import DEFAULT_REGION, Attached, attach
+from .errors import SimulatorError
+from .irq import DEFAULT_TIMEOUT
+from .rtl8111.model import Rtl8111
+from .rtl8111.regs import RTL8111, SPEED_BITS
+
+ERROR_EXIT = 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Where:
+    """The target options as given, before they are resolved to files."""
+
+    umid: str | None
+    iomem: Path | None
+    irq: Path | None
+    region: str | None
+
+    def attach(self) -> Attached:
+        return attach(
+            RTL8111,
+            umid=self.umid,
+            iomem=self.iomem,
+            irq=self.irq,
+            region=self.region,
+            device="RTL8111",
+        )
+
+
+def target_options(func: F) -> F:
+    """--umid/--iomem/--irq/--region, handed to the command as one `where` argument."""
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        umid: str | None,
+        iomem: Path | None,
+        irq: Path | None,
+        region: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        return func(*args, where=Where(umid, iomem, irq, region), **kwargs)
+
+    options = [
+        click.option("--umid", metavar="ID", help="The instance (default: the only running one)."),
+        click.option(
+            "--iomem",
+            type=click.Path(path_type=Path, dir_okay=False),
+            metavar="FILE",
+            help="The device's iomem file, bypassing the instance registry.",
+        ),
+        click.option(
+            "--irq",
+            type=click.Path(path_type=Path, dir_okay=False),
+            metavar="SOCKET",
+            help="The driver's interrupt socket (with --iomem).",
+        ),
+        click.option(
+            "--region",
+            metavar="NAME",
+            help=f"The instance's iomem region (default: {DEFAULT_REGION}).",
+        ),
+    ]
+    decorated: Callable[..., Any] = wrapper
+    for option in reversed(options):
+        decorated = option(decorated)
+    return cast(F, decorated)
+
+
+def timeout_option(func: F) -> F:
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="Seconds to wait for the driver to acknowledge an interrupt.",
+    )(func)
+
+
+@contextmanager
+def nic(where: Where, timeout: float = DEFAULT_TIMEOUT, *, irq: bool = True) -> Iterator[Rtl8111]:
+    """The RTL8111 the options name; `irq` if the command raises interrupts."""
+    with where.attach() as device:
+        if irq and device.irq is None:
+            raise SimulatorError("--iomem FILE needs --irq SOCKET to raise interrupts")
+        yield Rtl8111(device.regs, device.irq, ack_timeout=timeout)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def sim() -> None:
+    """Simulate devices for drivers running in UML guests."""
+
+
+@sim.group()
+def link() -> None:
+    """The RTL8111's link: PHYstatus and the link-change interrupt."""
+
+
+def announce(up: bool) -> None:
+    # The wording of the original pci-mock transcript, which tests may grep for.
+    click.echo(f"Changing Link Status to {'UP' if up else 'DOWN'}")
+
+
+@link.command()
+@target_options
+@timeout_option
+@click.option(
+    "--speed",
+    type=click.Choice([str(speed) for speed in SPEED_BITS]),
+    default="1000",
+    show_default=True,
+    help="Link speed in Mb/s.",
+)
+@click.option("--half-duplex", is_flag=True, help="Half duplex (10 and 100 Mb/s only).")
+def up(where: Where, timeout: float, speed: str, half_duplex: bool) -> None:
+    """Bring the link up and raise LinkChg."""
+    with nic(where, timeout) as device:
+        announce(True)
+        device.link_up(int(speed), full_duplex=not half_duplex)
+
+
+@link.command()
+@target_options
+@timeout_option
+def down(where: Where, timeout: float) -> None:
+    """Take the link down and raise LinkChg."""
+    with nic(where, timeout) as device:
+        announce(False)
+        device.link_down()
+
+
+@link.command()
+@target_options
+@timeout_option
+def toggle(where: Where, timeout: float) -> None:
+    """Flip the link (up means 1000 Mb/s full duplex) and raise LinkChg."""
+    with nic(where, timeout) as device:
+        going_up = not device.link_state().up
+        announce(going_up)
+        if going_up:
+            device.link_up()
+        else:
+            device.link_down()
+
+
+@link.command()
+@target_options
+def status(where: Where) -> None:
+    """Print the link state, speed and duplex that PHYstatus reports."""
+    with nic(where, irq=False) as device:
+        state = device.link_state()
+    click.echo(f"Link: {'UP' if state.up else 'DOWN'}")
+    click.echo(f"Speed: {f'{state.speed} Mb/s' if state.up and state.speed else '-'}")
+    click.echo(f"Duplex: {('full' if state.full_duplex else 'half') if state.up else '-'}")
+
+
+@link.command()
+@target_options
+@timeout_option
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="Link changes.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=100.0,
+    show_default=True,
+    metavar="MS",
+    help="Milliseconds between changes; 0 sends them without waiting for each acknowledgement.",
+)
+def flap(where: Where, timeout: float, count: int, interval: float) -> None:
+    """Toggle the link N times; the driver ends up with the final state."""
+    with nic(where, timeout) as device:
+        result = device.flap(count, interval / 1000)
+    click.echo(
+        f"Changed the link {result.changes} times in {result.seconds:.3f}s; "
+        f"it is {'UP' if result.up else 'DOWN'}"
+    )
+
+
+@sim.group()
+def regs() -> None:
+    """The RTL8111's registers."""
+
+
+@regs.command()
+@target_options
+def dump(where: Where) -> None:
+    """Print the register map, decoded."""
+    with where.attach() as device:
+        click.echo(device.regs.dump())
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        sim.main(args=argv, prog_name="sim", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("sim: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except HarnessError as error:
+        click.echo(f"sim: error: {' '.join(str(error).splitlines())}", err=True)
+        sys.exit(ERROR_EXIT)
+    except KeyboardInterrupt:
+        click.echo("sim: interrupted", err=True)
+        sys.exit(130)

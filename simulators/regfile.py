@@ -1,0 +1,337 @@
+"""Named access to a device's registers in memory shared with a guest driver.
+
+A device's register map is one construct `Struct`: integer registers
+(`Int8ub`, `Int16ul`, ...), bit-field registers (`ByteSwapped(BitStruct(...))`
+for little-endian ones) and `Padding` for the gaps. `RegisterFile` lays that
+Struct over a writable byte array, normally a `numpy.memmap` of the iomem file
+the guest maps, and reads and writes one register at a time.
+
+The driver runs concurrently and writes its own registers at any moment, so
+the Struct is never parsed or built as a whole: offsets come from the sizes
+of the subcons that precede a register, and a write touches only that
+register's bytes, of those only the ones whose value changes, and of their
+bits only those the write is about (a field, or a register's fields). There
+are no atomic read-modify-write cycles across processes; keeping writes
+narrow keeps the window in which a simulator write can undo a driver write
+small.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import construct as cs
+import numpy as np
+import numpy.typing as npt
+
+from .errors import SimulatorError
+
+Buffer = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class BitField:
+    """One field of a bit-field register, placed by its bits in the register's value."""
+
+    name: str
+    bit: int  # lowest bit, counted from the least significant bit of the register's value
+    width: int
+    flag: bool  # parses to a bool (construct `Flag`) rather than an int
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.bit
+
+    @property
+    def bits(self) -> str:
+        """'5' or '13:9', as datasheets write bit positions."""
+        top = self.bit + self.width - 1
+        return str(self.bit) if self.width == 1 else f"{top}:{self.bit}"
+
+
+@dataclass(frozen=True)
+class Register:
+    """A named register of the map: where it is, and how construct encodes it."""
+
+    name: str
+    offset: int
+    size: int
+    subcon: Any  # the construct that parses and builds this register's bytes
+    fields: Mapping[str, BitField]  # by name, most significant first; empty for integers
+
+    @property
+    def is_bitfield(self) -> bool:
+        return bool(self.fields)
+
+    @property
+    def field_mask(self) -> int:
+        """The bits a value may use: all of them, or those of named bit fields."""
+        if not self.fields:
+            return (1 << (8 * self.size)) - 1
+        mask = 0
+        for field in self.fields.values():
+            mask |= field.mask
+        return mask
+
+
+def layout_registers(layout: Any) -> dict[str, Register]:
+    """The named registers of a construct Struct, with offsets summed from the subcons' sizes."""
+    if not isinstance(layout, cs.Struct):
+        raise TypeError(f"a register map is a construct Struct, not {type(layout).__name__}")
+    registers: dict[str, Register] = {}
+    offset = 0
+    for subcon in layout.subcons:
+        try:
+            size = int(subcon.sizeof())
+        except cs.SizeofError as error:
+            raise TypeError(f"register {subcon.name!r} has no fixed size") from error
+        if subcon.name is not None:
+            if subcon.name in registers:
+                raise TypeError(f"register {subcon.name!r} is defined twice")
+            fields = _bit_fields(subcon, size)
+            registers[subcon.name] = Register(subcon.name, offset, size, subcon, fields)
+        offset += size
+    return registers
+
+
+def _bit_fields(subcon: Any, size: int) -> dict[str, BitField]:
+    """The fields of a bit-field register, or {} for an integer register.
+
+    A bit-field register wraps (through Renamed, ByteSwapped and Bitwise) a
+    Struct whose fields add up to the register's size in bits. BitStruct
+    lists fields most significant first, and ByteSwapped makes the bytes
+    little-endian before that, so in both cases a field's lowest bit is the
+    number of bits that follow it.
+    """
+    inner = subcon
+    while not isinstance(inner, cs.Struct) and hasattr(inner, "subcon"):
+        inner = inner.subcon
+    if not isinstance(inner, cs.Struct):
+        if not isinstance(_unwrap(subcon), (cs.FormatField, cs.BytesInteger)):
+            raise TypeError(f"register {subcon.name!r} is neither an integer nor a bit struct")
+        return {}
+    total = 8 * size
+    if inner.sizeof() != total:
+        raise TypeError(f"register {subcon.name!r}: only bit structs can be registers")
+    fields: dict[str, BitField] = {}
+    consumed = 0
+    for field in inner.subcons:
+        width = int(field.sizeof())
+        base = _unwrap(field)
+        if field.name is not None:
+            flag = base is cs.Flag
+            if not (flag or isinstance(base, cs.BitsInteger)):
+                raise TypeError(f"field {subcon.name}.{field.name} is not a Flag or BitsInteger")
+            fields[field.name] = BitField(field.name, total - consumed - width, width, flag)
+        consumed += width
+    return fields
+
+
+def _unwrap(subcon: Any) -> Any:
+    """The construct under any names given to it."""
+    while isinstance(subcon, cs.Renamed):
+        subcon = subcon.subcon
+    return subcon
+
+
+def _unknown(kind: str, name: str, known: Iterable[str], owner: str) -> SimulatorError:
+    """'X has no register Y: did you mean ...?', matching case-insensitively and by substring."""
+    names = list(known)
+    by_lower = {candidate.lower(): candidate for candidate in names}
+    close = [by_lower[m] for m in difflib.get_close_matches(name.lower(), by_lower, n=3)]
+    close += [c for c in names if name and name.lower() in c.lower() and c not in close]
+    hint = f"did you mean {', '.join(close[:5])}?" if close else f"{kind}s are {', '.join(names)}"
+    return SimulatorError(f"{owner} has no {kind} {name!r}: {hint}")
+
+
+class RegisterFile:
+    """The registers of `layout`, read and written in `buffer` (a 1-D uint8 array or memmap)."""
+
+    def __init__(self, layout: Any, buffer: Buffer, *, device: str = "the device") -> None:
+        self.device = device
+        self.registers: Mapping[str, Register] = layout_registers(layout)
+        self.size = int(layout.sizeof())
+        if not isinstance(buffer, np.ndarray) or buffer.dtype != np.uint8 or buffer.ndim != 1:
+            raise TypeError("the register buffer must be a 1-D numpy uint8 array or memmap")
+        if not buffer.flags.writeable:
+            raise SimulatorError(f"{_describe(buffer)} is read-only: map it with mode 'r+'")
+        if buffer.size < self.size:
+            raise SimulatorError(
+                f"{_describe(buffer)} is {buffer.size} bytes, smaller than the register map "
+                f"of {device} ({self.size} bytes)"
+            )
+        self._buffer = buffer
+        self._patterns: dict[tuple[str, int], Buffer] = {}
+
+    # --- whole registers -------------------------------------------------
+
+    def register(self, name: str) -> Register:
+        try:
+            return self.registers[name]
+        except KeyError:
+            if "." in name:
+                raise SimulatorError(
+                    f"{name!r} names a bit field: use read_field/write_field for it"
+                ) from None
+            raise _unknown("register", name, self.registers, self.device) from None
+
+    def offset(self, name: str) -> int:
+        return self.register(name).offset
+
+    def read(self, name: str) -> int:
+        """A register's value as an integer (bit fields put together at their bit positions)."""
+        register = self.register(name)
+        return self._to_int(register, register.subcon.parse(self._raw(register).tobytes()))
+
+    def write(self, name: str, value: int) -> None:
+        """Set a register to `value`, writing only those of its bytes that change."""
+        register = self.register(name)
+        self._store(register, self._encode(register, value, what=name), register.field_mask)
+
+    def set_bits(self, name: str, mask: int) -> None:
+        """OR `mask` into a register, byte by byte, leaving bytes outside the mask untouched."""
+        register = self.register(name)
+        pattern = self._pattern(register, mask)
+        raw, touched = self._raw(register), np.flatnonzero(pattern)
+        raw[touched] |= pattern[touched]
+
+    def clear_bits(self, name: str, mask: int) -> None:
+        """Clear the bits of `mask` in a register, byte by byte, like `set_bits`."""
+        register = self.register(name)
+        pattern = self._pattern(register, mask)
+        raw, touched = self._raw(register), np.flatnonzero(pattern)
+        raw[touched] &= ~pattern[touched]
+
+    def any_set(self, name: str, mask: int) -> bool:
+        """Whether any bit of `mask` is set: a cheap test for polling (no parsing)."""
+        register = self.register(name)
+        return bool((self._raw(register) & self._pattern(register, mask)).any())
+
+    # --- bit fields --------------------------------------------------------
+
+    def field(self, path: str) -> tuple[Register, BitField]:
+        """The register and field that 'Register.Field' names."""
+        name, dot, field_name = path.partition(".")
+        register = self.register(name)
+        if not dot:
+            raise SimulatorError(f"{path!r} is a register: name a field as {path}.FIELD")
+        if not register.is_bitfield:
+            raise SimulatorError(f"register {name} has no bit fields: read or write it whole")
+        try:
+            return register, register.fields[field_name]
+        except KeyError:
+            raise _unknown("field", field_name, register.fields, name) from None
+
+    def read_field(self, path: str) -> int:
+        """The value of the bit field 'Register.Field' (0 or 1 for a flag)."""
+        register, field = self.field(path)
+        return int(register.subcon.parse(self._raw(register).tobytes())[field.name])
+
+    def write_field(self, path: str, value: int) -> None:
+        """Set one bit field, leaving the register's other fields as the driver left them."""
+        register, field = self.field(path)
+        if not 0 <= value < 1 << field.width:
+            raise SimulatorError(
+                f"value {value} does not fit {path} ({field.width} bit"
+                f"{'s' if field.width > 1 else ''}: 0..{(1 << field.width) - 1})"
+            )
+        parsed = register.subcon.parse(self._raw(register).tobytes())
+        parsed[field.name] = bool(value) if field.flag else value
+        self._store(register, register.subcon.build(parsed), field.mask)
+
+    def decode(self, name: str) -> dict[str, int]:
+        """The fields of a bit-field register by name, most significant first."""
+        register = self.register(name)
+        parsed = register.subcon.parse(self._raw(register).tobytes())
+        return {field: int(parsed[field]) for field in register.fields}
+
+    def dump(self) -> str:
+        """The whole map as a table: offset, register, size, value, then each bit field."""
+        rows = [("offset", "register", "size", "value")]
+        for register in self.registers.values():
+            value = self.read(register.name)
+            rows.append(
+                (
+                    f"{register.offset:#06x}",
+                    register.name,
+                    str(register.size),
+                    f"{value:#0{2 * register.size + 2}x}",
+                )
+            )
+            for field_name, field_value in self.decode(register.name).items():
+                field = register.fields[field_name]
+                shown = str(field_value) if field.width == 1 else f"{field_value:#x}"
+                rows.append(("", f"  {field.bits:>5}  {field_name}", "", shown))
+        widths = [max(len(row[column]) for row in rows) for column in range(3)]
+        lines = [f"{self.device} registers ({self.size:#x} bytes)"]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+            lines.append("  ".join([*cells, row[3]]))
+        return "\n".join(lines)
+
+    # --- helpers -----------------------------------------------------------
+
+    def _raw(self, register: Register) -> Buffer:
+        """The register's bytes in the shared buffer (a view: writes go to the file)."""
+        return self._buffer[register.offset : register.offset + register.size]
+
+    def _store(self, register: Register, data: bytes, mask: int) -> None:
+        """Write the bits of `mask` from `data`; other bits (Padding too) keep their value.
+
+        The mask goes through construct like a value does, which puts its
+        bits in the bytes where the register's encoding has them.
+        """
+        raw = self._raw(register)
+        keep = self._pattern(register, mask)
+        new = (raw & ~keep) | (np.frombuffer(data, np.uint8) & keep)
+        changed = raw != new
+        raw[changed] = new[changed]
+
+    def _pattern(self, register: Register, mask: int) -> Buffer:
+        """`mask` as the register's bytes hold it, built by construct once and then cached."""
+        key = (register.name, mask)
+        pattern = self._patterns.get(key)
+        if pattern is None:
+            data = self._encode(register, mask, what=f"mask for {register.name}")
+            pattern = self._patterns[key] = np.frombuffer(data, np.uint8)
+        return pattern
+
+    def _encode(self, register: Register, value: int, *, what: str) -> bytes:
+        """The bytes of `value` for `register`, refusing values that do not fit it."""
+        if not 0 <= value < 1 << (8 * register.size):
+            raise SimulatorError(
+                f"value {value:#x} does not fit {what} ({8 * register.size} bits)"
+                if value >= 0
+                else f"value {value} for {what} is negative"
+            )
+        stray = value & ~register.field_mask
+        if stray:
+            raise SimulatorError(
+                f"value {value:#x} for {what} sets bits {stray:#x} that no field of "
+                f"{register.name} covers"
+            )
+        if not register.is_bitfield:
+            return bytes(register.subcon.build(value))
+        fields: dict[str, int | bool] = {}
+        for field in register.fields.values():
+            bits = (value & field.mask) >> field.bit
+            fields[field.name] = bool(bits) if field.flag else bits
+        return bytes(register.subcon.build(fields))
+
+    @staticmethod
+    def _to_int(register: Register, parsed: Any) -> int:
+        if not register.is_bitfield:
+            return int(parsed)
+        value = 0
+        for field in register.fields.values():
+            value |= int(parsed[field.name]) << field.bit
+        return value
+
+
+def _describe(buffer: Buffer) -> str:
+    """'iomem file PATH' for a memmap, 'the register buffer' otherwise, for messages."""
+    filename = getattr(buffer, "filename", None)
+    return f"iomem file {filename}" if filename else "the register buffer"
