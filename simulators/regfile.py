@@ -165,6 +165,7 @@ class RegisterFile:
             )
         self._buffer = buffer
         self._patterns: dict[tuple[str, int], Buffer] = {}
+        self._probes: dict[tuple[str, int], tuple[Buffer, int] | None] = {}
 
     # --- whole registers -------------------------------------------------
 
@@ -206,9 +207,27 @@ class RegisterFile:
         raw[touched] &= ~pattern[touched]
 
     def any_set(self, name: str, mask: int) -> bool:
-        """Whether any bit of `mask` is set: a cheap test for polling (no parsing)."""
+        """Whether any bit of `mask` is set: a cheap test for polling (no parsing).
+
+        Waiting for an acknowledgement calls this in a tight loop, so the
+        register's bytes are read as one little-endian word where they fit one.
+        """
+        probe = self._probes.get((name, mask))
+        if probe is None:
+            probe = self._probes[(name, mask)] = self._make_probe(self.register(name), mask)
+        if probe is not None:
+            word, pattern = probe
+            return bool(int(word[0]) & pattern)
         register = self.register(name)
         return bool((self._raw(register) & self._pattern(register, mask)).any())
+
+    def _make_probe(self, register: Register, mask: int) -> tuple[Buffer, int] | None:
+        """A one-word view and integer mask, for registers of 1, 2, 4 or 8 bytes."""
+        if register.size not in (1, 2, 4, 8):
+            return None
+        pattern = self._pattern(register, mask)
+        word = self._raw(register).view(f"<u{register.size}")
+        return word, int.from_bytes(pattern.tobytes(), "little")
 
     # --- bit fields --------------------------------------------------------
 
