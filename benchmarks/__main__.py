@@ -29,8 +29,8 @@ def available() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    names = [arg for arg in argv if not arg.startswith("-")]
-    options = [arg for arg in argv if arg.startswith("-")]
+    first_option = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    names, options = argv[:first_option], argv[first_option:]
     if not names:
         names = available()
     unknown = sorted(set(names) - set(available()))

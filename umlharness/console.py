@@ -8,6 +8,7 @@ it for crashes.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import select
 import threading
@@ -34,6 +35,21 @@ class _UmlSpawn(pexpect.spawn):  # type: ignore[misc]
 
     def _spawnpty(self, args: list[str], **kwargs: Any) -> ptyprocess.PtyProcess:
         return ptyprocess.PtyProcess.spawn(args, pass_fds=self.pass_fds, **kwargs)
+
+
+ADDR_NO_RANDOMIZE = 0x0040000
+
+
+def _no_address_randomisation() -> None:
+    """In the child: a fixed address layout, as `setarch -R` gives.
+
+    With ASLR, UML finds a random gap between its binary and its memory and
+    adds it to physical memory ("Adding N bytes ... exec-shield gap"), up to
+    a gigabyte of page structures to set up: slower and more variable boots.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    current = libc.personality(0xFFFFFFFF)
+    libc.personality(current | ADDR_NO_RANDOMIZE)
 
 
 class KernelLog:
@@ -149,6 +165,7 @@ def spawn_uml(
             codec_errors="replace",
             timeout=None,
             dimensions=(50, 200),
+            preexec_fn=_no_address_randomisation,
         )
     finally:
         os.close(write_fd)

@@ -38,6 +38,7 @@ from .tmpdir import uml_temp_dir
 READY_MARKER = "UMLHARNESS-READY"
 DEFAULT_MEM = "128M"
 _UMID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+LOOPS_PER_JIFFY = 20_000_000
 #: How often a wait looks at the kernel log for a crash.
 POLL_SECONDS = 0.05
 #: How long to wait for the rest of a crash trace once its first line is seen.
@@ -170,6 +171,9 @@ class Instance:
             "con=null",
             "ssl=null",
             f"loglevel={request.loglevel}",
+            # Skip the delay-loop calibration (40 ms of every boot); nothing the
+            # harness runs busy-waits on udelay() for real time.
+            f"lpj={LOOPS_PER_JIFFY}",
             f"umlharness.autoload={1 if request.autoload else 0}",
         ]
         for spec in request.iomem:
