@@ -59,6 +59,9 @@ def clean_exit_on_signals() -> Iterator[None]:
 
 def source_options(func: F) -> F:
     func = click.option(
+        "--kasan", is_flag=True, help="Use the KASAN kernel variant (built and cached apart)."
+    )(func)
+    func = click.option(
         "--jobs",
         "-j",
         type=click.IntRange(min=1),
@@ -75,8 +78,8 @@ def source_options(func: F) -> F:
     return func
 
 
-def kernel_request(source: Path | None, jobs: int) -> KernelRequest:
-    return KernelRequest(source=source, jobs=jobs)
+def kernel_request(source: Path | None, jobs: int, kasan: bool = False) -> KernelRequest:
+    return KernelRequest(source=source, jobs=jobs, variant="kasan" if kasan else "default")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,11 +95,11 @@ def kernel() -> None:
 
 @kernel.command("build")
 @source_options
-def kernel_build(source: Path | None, jobs: int) -> None:
+def kernel_build(source: Path | None, jobs: int, kasan: bool) -> None:
     """Build the UML kernel (or find it in the cache) and print its path."""
     reporter = default_reporter()
     with reporter.session():
-        built = build_kernel(kernel_request(source, jobs), reporter)
+        built = build_kernel(kernel_request(source, jobs, kasan), reporter)
     click.echo(built.binary)
 
 
@@ -107,11 +110,12 @@ def drivers() -> None:
 
 @drivers.command("build")
 @source_options
-def drivers_build(source: Path | None, jobs: int) -> None:
+def drivers_build(source: Path | None, jobs: int, kasan: bool) -> None:
     """Build every module under drivers/ against the kernel; print their paths."""
     reporter = default_reporter()
     with reporter.session():
-        built = build_drivers(build_kernel(kernel_request(source, jobs), reporter), None, reporter)
+        built_kernel = build_kernel(kernel_request(source, jobs, kasan), reporter)
+        built = build_drivers(built_kernel, None, reporter)
     for module in built.modules:
         click.echo(module)
 
@@ -123,11 +127,11 @@ def rootfs() -> None:
 
 @rootfs.command("build")
 @source_options
-def rootfs_build(source: Path | None, jobs: int) -> None:
+def rootfs_build(source: Path | None, jobs: int, kasan: bool) -> None:
     """Build the busybox rootfs image with the drivers installed; print its path."""
     reporter = default_reporter()
     with reporter.session():
-        built_kernel = build_kernel(kernel_request(source, jobs), reporter)
+        built_kernel = build_kernel(kernel_request(source, jobs, kasan), reporter)
         image = build_rootfs(
             built_kernel, build_drivers(built_kernel, None, reporter), None, reporter
         )
@@ -177,6 +181,7 @@ def boot(
     no_autoload: bool,
     source: Path | None,
     jobs: int,
+    kasan: bool,
 ) -> None:
     """Boot a guest: run commands in it, or get its console.
 
@@ -191,7 +196,7 @@ def boot(
     started = time.monotonic()
     reporter = default_reporter()
     with reporter.session():
-        artifacts = prepare(ArtifactRequest(kernel=kernel_request(source, jobs)), reporter)
+        artifacts = prepare(ArtifactRequest(kernel=kernel_request(source, jobs, kasan)), reporter)
     if timeout is None and commands:
         timeout = 300.0
     interactive = not commands and sys.stdin.isatty() and sys.stdout.isatty()

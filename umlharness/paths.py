@@ -46,3 +46,8 @@ def drivers_dir() -> Path:
 
 def rootfs_overlay_dir() -> Path:
     return PROJECT_ROOT / "rootfs"
+
+
+def userspace_dir() -> Path:
+    """Guest programs: one directory of C sources each, built static into /usr/bin."""
+    return PROJECT_ROOT / "userspace"

@@ -39,7 +39,7 @@ GUEST_DIRS = (
 )
 #: Free space left in the image for what tests write.
 SLACK_BYTES = 48 << 20
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,15 @@ def build_rootfs(
     drivers: BuiltDrivers,
     overlay: Path | None = None,
     reporter: Reporter | None = None,
+    userspace: Path | None = None,
 ) -> Rootfs:
+    """The rootfs image: busybox, the overlay, the drivers, and the guest programs.
+
+    Each directory `userspace/NAME/` holds the C sources of one guest program
+    (the software stack's stand-in), built static as /usr/bin/NAME.
+    """
     overlay = overlay or paths.rootfs_overlay_dir()
+    userspace = userspace or paths.userspace_dir()
     reporter = reporter or QuietReporter()
     busybox = find_busybox()
     for tool, package in (("mke2fs", "e2fsprogs"), ("depmod", "kmod")):
@@ -82,6 +89,7 @@ def build_rootfs(
             kernel.release,
             hashlib.sha256(busybox.read_bytes()).hexdigest(),
             *tree_digest(overlay),
+            *(tree_digest(userspace) if userspace.is_dir() else []),
             *[m.read_bytes() for m in modules],
         ]
     )
@@ -94,7 +102,8 @@ def build_rootfs(
         root = out / "root"
         lay_out_tree(root, busybox, overlay)
         install_modules(root, kernel.release, modules, log)
-        reporter.phase("making ext4 image")
+        programs = build_programs(userspace, root / "usr" / "bin", log)
+        reporter.phase(f"making ext4 image ({len(programs)} guest program(s))")
         make_image(root, out / "rootfs.ext4", log)
         shutil.rmtree(root)
         reporter.done(f"rootfs with {len(modules)} module(s) ready")
@@ -119,6 +128,36 @@ def lay_out_tree(root: Path, busybox: Path, overlay: Path) -> None:
         shutil.copytree(overlay, root, dirs_exist_ok=True, symlinks=True)
     if not (root / "init").is_file():
         raise HarnessError(f"the rootfs overlay {overlay} has no init script")
+
+
+def program_dirs(userspace: Path) -> list[Path]:
+    return sorted(p for p in userspace.iterdir() if p.is_dir() and any(p.glob("*.c")))
+
+
+def build_programs(userspace: Path, bindir: Path, log: Path) -> list[Path]:
+    """Compile each program directory into a static binary in `bindir`; warnings fail."""
+    if not userspace.is_dir():
+        return []
+    built = []
+    for program in program_dirs(userspace):
+        target = bindir / program.name
+        run_logged(
+            [
+                "gcc",
+                "-static",
+                "-O2",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-o",
+                str(target),
+                *map(str, sorted(program.glob("*.c"))),
+            ],
+            log,
+            what=f"building guest program {program.name}",
+        )
+        built.append(target)
+    return built
 
 
 def install_modules(root: Path, release: str, modules: list[Path], log: Path) -> None:
