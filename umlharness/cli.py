@@ -21,7 +21,7 @@ import click
 from . import registry
 from .artifacts import ArtifactRequest, Artifacts, prepare
 from .drivers import build_drivers
-from .errors import BuildFailed, GuestError, HarnessError
+from .errors import BootTimeout, BuildFailed, GuestError, HarnessError
 from .instance import DEFAULT_MEM, BootRequest, Instance
 from .iomem import IomemSpec
 from .kernel import KernelRequest, build_kernel
@@ -47,6 +47,9 @@ def clean_exit_on_signals() -> Iterator[None]:
     """Turn SIGTERM and SIGHUP into SystemExit so `finally` blocks tear guests down."""
 
     def handler(signum: int, frame: object) -> None:
+        # Once: a second signal must not cut the teardown short.
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         raise SystemExit(128 + signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -193,10 +196,34 @@ def boot(
     if share is not None and not share.is_dir():
         raise HarnessError(f"--share {share}: not a directory")
     _check_mem(mem)
-    started = time.monotonic()
+    with clean_exit_on_signals():
+        _boot(
+            specs,
+            commands,
+            timeout,
+            umid,
+            mem,
+            share,
+            no_autoload,
+            kernel_request(source, jobs, kasan),
+        )
+
+
+def _boot(
+    specs: list[IomemSpec],
+    commands: tuple[str, ...],
+    timeout: float | None,
+    umid: str | None,
+    mem: str,
+    share: Path | None,
+    no_autoload: bool,
+    kernel: KernelRequest,
+) -> None:
     reporter = default_reporter()
     with reporter.session():
-        artifacts = prepare(ArtifactRequest(kernel=kernel_request(source, jobs, kasan)), reporter)
+        artifacts = prepare(ArtifactRequest(kernel=kernel), reporter)
+    # --timeout bounds the guest's run; building what was missing is not part of it.
+    started = time.monotonic()
     if timeout is None and commands:
         timeout = 300.0
     interactive = not commands and sys.stdin.isatty() and sys.stdout.isatty()
@@ -211,10 +238,9 @@ def boot(
         autoload=not no_autoload,
         kernel_echo=None if commands else _kernel_echo(raw_terminal=interactive),
     )
-    with clean_exit_on_signals():
-        if commands:
-            sys.exit(_run_commands(request, commands, started, timeout))
-        _console(request, artifacts, interactive)
+    if commands:
+        sys.exit(_run_commands(request, commands, started, timeout))
+    _console(request, artifacts, interactive)
 
 
 def _check_mem(mem: str) -> None:
@@ -251,7 +277,12 @@ def _run_commands(
     with instance:
         status = 0
         for command in commands:
-            result = instance.run(command, timeout=remaining())
+            try:
+                result = instance.run(command, timeout=remaining())
+            except BootTimeout as expired:
+                if deadline is not None and time.monotonic() >= deadline - 0.1:
+                    expired.args = (f"--timeout {timeout:g}s expired while running {command!r}",)
+                raise
             sys.stdout.write(result.output)
             sys.stdout.flush()
             status = result.exit_code

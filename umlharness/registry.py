@@ -30,6 +30,12 @@ class InstanceInfo:
     umid_dir: Path
     iomem: dict[str, str]
     started: float
+    owner: int  # the harness process that booted it; 0 if unknown
+
+    @property
+    def orphaned(self) -> bool:
+        """Its harness is gone (killed, say): nothing will ever shut it down."""
+        return self.owner > 0 and not pid_alive(self.owner)
 
     @property
     def sockets(self) -> list[Path]:
@@ -49,6 +55,7 @@ def _read(directory: Path) -> InstanceInfo | None:
             umid_dir=Path(data["umid_dir"]),
             iomem=dict(data.get("iomem", {})),
             started=float(data.get("started", 0)),
+            owner=int(data.get("owner", 0)),
         )
     except (OSError, ValueError, KeyError):
         return None
@@ -74,7 +81,13 @@ def claim(umid: str) -> Path:
 
 
 def record(directory: Path, *, pid: int, iomem: dict[str, str], umid_dir: str) -> None:
-    data = {"pid": pid, "iomem": iomem, "umid_dir": umid_dir, "started": time.time()}
+    data = {
+        "pid": pid,
+        "owner": os.getpid(),
+        "iomem": iomem,
+        "umid_dir": umid_dir,
+        "started": time.time(),
+    }
     tmp = directory / f".{RECORD}.tmp"
     tmp.write_text(json.dumps(data, indent=2))
     tmp.rename(directory / RECORD)
@@ -87,14 +100,19 @@ def reap(directory: Path, info: InstanceInfo | None) -> None:
 
 
 def instances(reap_stale: bool = True) -> list[InstanceInfo]:
-    """Running instances, oldest first; stale records are removed on the way."""
+    """Running instances, oldest first.
+
+    On the way, stale ones are reaped: records whose UML is gone, and guests
+    whose harness died without shutting them down (their process group is
+    killed).
+    """
     found: list[InstanceInfo] = []
     root = paths.run_dir()
     for directory in sorted(root.iterdir()):
         if not directory.is_dir():
             continue
         info = _read(directory)
-        if info is not None and pid_alive(info.pid):
+        if info is not None and pid_alive(info.pid) and not info.orphaned:
             found.append(info)
         elif reap_stale and (info is not None or time.time() - directory.stat().st_mtime > 60):
             reap(directory, info)

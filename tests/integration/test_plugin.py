@@ -165,7 +165,6 @@ def test_sigkilled_run_is_reaped_by_the_next(pytester: pytest.Pytester, tmp_path
         child.wait()
     pid_text, directory = marker.read_text().split()
     pid = int(pid_text)
-    assert pid_alive(pid), "UML outlives a SIGKILLed pytest until the next run reaps it"
     pytester.makepyfile("def test_nothing(uml_artifacts):\n    pass\n")
     run(pytester).assert_outcomes(passed=1)
     assert not pid_alive(pid)
