@@ -218,6 +218,22 @@ def uml(request: pytest.FixtureRequest, uml_boot: BootFactory) -> Instance:
     return uml_boot(**kwargs)
 
 
+@pytest.fixture
+def rtl8111(uml: Instance) -> Iterator[Any]:
+    """The RTL8111 model attached to the `uml` guest's `mock` region.
+
+    Mark the test with `@pytest.mark.uml(iomem=["mock"])` so the region (and,
+    through autoload, its driver) is there.
+    """
+    # Imported here: the simulators build on umlharness, not the other way round.
+    from simulators.attach import attach
+    from simulators.rtl8111.model import Rtl8111
+    from simulators.rtl8111.regs import RTL8111
+
+    with attach(RTL8111, umid=uml.umid, region="mock", device="RTL8111") as device:
+        yield Rtl8111(device.regs, device.irq)
+
+
 _BOOTED = pytest.StashKey[_Booted]()
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 

@@ -43,13 +43,20 @@ def test_marker_boots_guest_with_region_and_modules(pytester: pytest.Pytester) -
             assert "hello" in uml.check("lsmod")
             assert uml.iomem_files["mock"].exists()
 
+        @pytest.mark.uml(iomem=["mock"])
+        def test_simulator_fixture(uml, rtl8111):
+            uml.check("ip link set eth0 up")
+            rtl8111.link_up(speed=100)
+            state = uml.check("cat /sys/class/net/eth0/carrier /sys/class/net/eth0/speed")
+            assert state.split() == ["1", "100"]
+
         def test_factory(uml_boot):
             one, two = uml_boot(), uml_boot(iomem=["regs:4K"])
             assert one.umid != two.umid
             assert two.run("true").ok
         """
     )
-    run(pytester).assert_outcomes(passed=2)
+    run(pytester).assert_outcomes(passed=3)
 
 
 def test_crashes_fail_only_their_own_test(pytester: pytest.Pytester) -> None:
