@@ -41,10 +41,16 @@ def resolve(
     iomem: Path | None = None,
     irq: Path | None = None,
     region: str | None = None,
+    *,
+    default_region: str = DEFAULT_REGION,
 ) -> Target:
-    """The target that the options name (see the module's docstring)."""
+    """The target that the options name (see the module's docstring).
+
+    `default_region` is the region looked up when `region` is None: the
+    name the device's driver declares (MODULE_ALIAS("iomem:NAME")).
+    """
     if iomem is None and irq is None:
-        name = region or DEFAULT_REGION
+        name = region or default_region
         info = registry.find(umid)
         if name not in info.iomem:
             have = ", ".join(sorted(info.iomem))
@@ -58,7 +64,7 @@ def resolve(
         )
     if iomem is None:
         raise SimulatorError("--irq SOCKET needs the device's --iomem FILE too")
-    return Target(iomem, irq, DEFAULT_REGION, None)
+    return Target(iomem, irq, default_region, None)
 
 
 def map_iomem(path: Path) -> np.memmap[Any, np.dtype[np.uint8]]:
@@ -105,10 +111,11 @@ def attach(
     iomem: Path | None = None,
     irq: Path | None = None,
     region: str | None = None,
+    default_region: str = DEFAULT_REGION,
     device: str = "the device",
 ) -> Attached:
     """Open the device the options name with the register map `layout` (a construct Struct)."""
-    target = resolve(umid, iomem, irq, region)
+    target = resolve(umid, iomem, irq, region, default_region=default_region)
     regs = RegisterFile(layout, map_iomem(target.iomem), device=device)
     line = InterruptLine(target.irq) if target.irq is not None else None
     return Attached(target, regs, line)

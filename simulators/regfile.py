@@ -1,10 +1,11 @@
 """Named access to a device's registers in memory shared with a guest driver.
 
 A device's register map is one construct `Struct`: integer registers
-(`Int8ub`, `Int16ul`, ...), bit-field registers (`ByteSwapped(BitStruct(...))`
-for little-endian ones) and `Padding` for the gaps. `RegisterFile` lays that
-Struct over a writable byte array, normally a `numpy.memmap` of the iomem file
-the guest maps, and reads and writes one register at a time.
+(`Int8ub`, `Int16ul`, ..., signed ones such as `Int16sl` too), bit-field
+registers (`ByteSwapped(BitStruct(...))` for little-endian ones) and
+`Padding` for the gaps. `RegisterFile` lays that Struct over a writable byte
+array, normally a `numpy.memmap` of the iomem file the guest maps, and reads
+and writes one register at a time.
 
 The driver runs concurrently and writes its own registers at any moment, so
 the Struct is never parsed or built as a whole: offsets come from the sizes
@@ -61,10 +62,19 @@ class Register:
     size: int
     subcon: Any  # the construct that parses and builds this register's bytes
     fields: Mapping[str, BitField]  # by name, most significant first; empty for integers
+    signed: bool = False  # an integer register holding two's complement values (Int16sl, ...)
 
     @property
     def is_bitfield(self) -> bool:
         return bool(self.fields)
+
+    @property
+    def value_range(self) -> tuple[int, int]:
+        """The smallest and largest value `write` takes."""
+        bits = 8 * self.size
+        if self.signed:
+            return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        return 0, (1 << bits) - 1
 
     @property
     def field_mask(self) -> int:
@@ -92,7 +102,8 @@ def layout_registers(layout: Any) -> dict[str, Register]:
             if subcon.name in registers:
                 raise TypeError(f"register {subcon.name!r} is defined twice")
             fields = _bit_fields(subcon, size)
-            registers[subcon.name] = Register(subcon.name, offset, size, subcon, fields)
+            signed = not fields and _is_signed(subcon)
+            registers[subcon.name] = Register(subcon.name, offset, size, subcon, fields, signed)
         offset += size
     return registers
 
@@ -128,6 +139,14 @@ def _bit_fields(subcon: Any, size: int) -> dict[str, BitField]:
             fields[field.name] = BitField(field.name, total - consumed - width, width, flag)
         consumed += width
     return fields
+
+
+def _is_signed(subcon: Any) -> bool:
+    """Whether an integer construct is signed: Int16sl ("<h") is, Int16ul ("<H") is not."""
+    base = _unwrap(subcon)
+    if isinstance(base, cs.BytesInteger):
+        return bool(base.signed)
+    return bool(base.fmtstr[-1] in "bhilq")  # struct's signed integer formats
 
 
 def _unwrap(subcon: Any) -> Any:
@@ -272,12 +291,13 @@ class RegisterFile:
         rows = [("offset", "register", "size", "value")]
         for register in self.registers.values():
             value = self.read(register.name)
+            shown = f"{value & register.field_mask:#0{2 * register.size + 2}x}"
             rows.append(
                 (
                     f"{register.offset:#06x}",
                     register.name,
                     str(register.size),
-                    f"{value:#0{2 * register.size + 2}x}",
+                    f"{shown} ({value})" if register.signed else shown,
                 )
             )
             for field_name, field_value in self.decode(register.name).items():
@@ -314,26 +334,36 @@ class RegisterFile:
         key = (register.name, mask)
         pattern = self._patterns.get(key)
         if pattern is None:
-            data = self._encode(register, mask, what=f"mask for {register.name}")
+            what = f"mask for {register.name}"
+            if register.signed and 0 <= mask < 1 << (8 * register.size):
+                # A mask is bits, not a number: as a signed value, its top bit is the sign.
+                mask -= (mask >> (8 * register.size - 1)) << (8 * register.size)
+            data = self._encode(register, mask, what=what)
             pattern = self._patterns[key] = np.frombuffer(data, np.uint8)
         return pattern
 
     def _encode(self, register: Register, value: int, *, what: str) -> bytes:
         """The bytes of `value` for `register`, refusing values that do not fit it."""
-        if not 0 <= value < 1 << (8 * register.size):
+        low, high = register.value_range
+        if register.signed and not low <= value <= high:
+            raise SimulatorError(
+                f"value {value} does not fit {what} (signed, {8 * register.size} bits: "
+                f"{low}..{high})"
+            )
+        if not low <= value <= high:
             raise SimulatorError(
                 f"value {value:#x} does not fit {what} ({8 * register.size} bits)"
                 if value >= 0
                 else f"value {value} for {what} is negative"
             )
+        if not register.is_bitfield:
+            return bytes(register.subcon.build(value))
         stray = value & ~register.field_mask
         if stray:
             raise SimulatorError(
                 f"value {value:#x} for {what} sets bits {stray:#x} that no field of "
                 f"{register.name} covers"
             )
-        if not register.is_bitfield:
-            return bytes(register.subcon.build(value))
         fields: dict[str, int | bool] = {}
         for field in register.fields.values():
             bits = (value & field.mask) >> field.bit

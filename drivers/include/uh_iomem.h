@@ -10,7 +10,8 @@
  *
  * The registers are plain shared memory, so they have no side effects: a
  * driver acknowledges an interrupt by clearing the status bits it handled
- * (uh_iomem_clear16()), where real hardware would take write-1-to-clear.
+ * (uh_iomem_clear8(), uh_iomem_clear16()), where real hardware would take
+ * write-1-to-clear.
  */
 #ifndef UH_IOMEM_H
 #define UH_IOMEM_H
@@ -148,22 +149,66 @@ static inline void uh_write32(struct uh_iomem_dev *dev, unsigned int off,
 }
 
 /*
- * Clear @bits of a 16-bit register atomically, so that bits the simulator
- * sets at the same moment are not lost. A full barrier on both sides: the
- * status read comes before the ack, the state reads after it.
+ * Clear bits of a register atomically, so that bits the simulator sets at
+ * the same moment are not lost. UML is a uniprocessor kernel, where
+ * cmpxchg() and smp_mb() lose their lock prefix and fence, but the
+ * simulator writes the register from another host CPU: sync_cmpxchg() and
+ * virt_mb() keep them (they exist for memory shared with a hypervisor,
+ * which this is too). The barriers order the status read before the ack
+ * and the state reads after it. @lebits is in the register's byte order.
  */
+#define uh_iomem_clear(reg, lebits)					\
+	do {								\
+		typeof(*(reg)) _uh_old, _uh_seen;				\
+									\
+		virt_mb();	/* status read before the ack */	\
+		_uh_old = READ_ONCE(*(reg));				\
+		for (;;) {						\
+			_uh_seen = sync_cmpxchg((reg), _uh_old,		\
+					      _uh_old & ~(lebits));	\
+			if (_uh_seen == _uh_old)				\
+				break;					\
+			_uh_old = _uh_seen;					\
+		}							\
+		virt_mb();	/* state reads after it */	\
+	} while (0)
+
+static inline void uh_iomem_clear8(struct uh_iomem_dev *dev, unsigned int off,
+				   u8 bits)
+{
+	uh_iomem_clear((u8 *)(dev->base + off), bits);
+}
+
 static inline void uh_iomem_clear16(struct uh_iomem_dev *dev, unsigned int off,
 				    u16 bits)
 {
-	u16 *reg = dev->base + off;
-	u16 old, new;
+	uh_iomem_clear((u16 *)(dev->base + off), (u16)cpu_to_le16(bits));
+}
 
-	smp_mb();	/* the status read comes before the ack */
-	old = READ_ONCE(*reg);
-	do {
-		new = cpu_to_le16(le16_to_cpu(old) & ~bits);
-	} while (!try_cmpxchg(reg, &old, new));
-	smp_mb();	/* and the state reads after it */
+static inline void uh_iomem_clear32(struct uh_iomem_dev *dev, unsigned int off,
+				    u32 bits)
+{
+	uh_iomem_clear((u32 *)(dev->base + off), (u32)cpu_to_le32(bits));
+}
+
+/*
+ * Ring indices shared with the simulator: the producer writes the data,
+ * then the index with release semantics; the consumer reads the index with
+ * acquire semantics, then the data. These are smp_load_acquire() and
+ * smp_store_release() that stay barriers in a uniprocessor kernel (the
+ * virt_ variants), since the other side runs on another host CPU.
+ */
+static inline u32 uh_load_acquire32(struct uh_iomem_dev *dev, unsigned int off)
+{
+	/* the data the index covers is read after it */
+	return le32_to_cpu(virt_load_acquire((__le32 *)(dev->base + off)));
+}
+
+static inline void uh_store_release32(struct uh_iomem_dev *dev,
+				      unsigned int off, u32 val)
+{
+	/* the data (or our reads of it) come before the index */
+	virt_store_release((__le32 *)(dev->base + off), cpu_to_le32(val));
 }
 
 #endif /* UH_IOMEM_H */

@@ -19,6 +19,7 @@ import numpy as np
 
 from simulators.regfile import RegisterFile
 from simulators.rtl8111.regs import RTL8111, Intr
+from simulators.thermo.regs import Ctrl, Status
 
 
 class FakeDriver:
@@ -96,6 +97,28 @@ class LinkHandler:
             self.swints += 1
         if not self.clear_first and status:
             self.regs.clear_bits("IntrStatus", status)
+
+
+class AlertHandler:
+    """uh_thermo's interrupt handler, in Python: clear ALERT, then read TEMP and THRESHOLD."""
+
+    def __init__(self, regs: RegisterFile) -> None:
+        self.regs = regs
+        self.alerts: list[tuple[int, int]] = []  # (TEMP, THRESHOLD) of each alert reported
+
+    def __call__(self) -> None:
+        if not self.regs.any_set("STATUS", Status.ALERT):
+            return
+        self.regs.clear_bits("STATUS", Status.ALERT)
+        reading, threshold = self.regs.read("TEMP"), self.regs.read("THRESHOLD")
+        if reading > threshold:
+            self.alerts.append((reading, threshold))
+
+
+def load_thermo(regs: RegisterFile, threshold: int = 8000) -> None:
+    """The registers as uh_thermo leaves them once loaded (threshold in hundredths)."""
+    regs.write("THRESHOLD", threshold)
+    regs.write("CTRL", Ctrl.ENABLE | Ctrl.ALERT_IE)
 
 
 def rtl8111_file(path: Path, *, size: int = 4096, loaded: bool = True) -> Path:

@@ -11,9 +11,11 @@ import pytest
 from construct import (
     BitsInteger,
     BitStruct,
+    BytesInteger,
     ByteSwapped,
     Flag,
     Int8ub,
+    Int16sl,
     Int16ub,
     Int32ul,
     Padding,
@@ -248,3 +250,20 @@ def test_dump_decodes_every_register(regs: RegisterFile) -> None:
         ["0", "IRQ", "0"],
     ]
     assert re.fullmatch(r"0x000a\s+BE16\s+2\s+0x0000", lines[status + 5])
+
+
+def test_signed_registers_take_negative_values_and_bit_masks() -> None:
+    signed = Struct("TEMP" / Int16sl, "WIDE" / BytesInteger(3, signed=True, swapped=True))
+    buf = np.zeros(5, np.uint8)
+    regs = RegisterFile(signed, buf, device="signed")
+    assert regs.register("TEMP").value_range == (-32768, 32767)
+    regs.write("TEMP", -2)
+    regs.write("WIDE", -2)
+    assert buf.tolist() == [0xFE, 0xFF, 0xFE, 0xFF, 0xFF]
+    assert (regs.read("TEMP"), regs.read("WIDE")) == (-2, -2)
+    assert regs.any_set("TEMP", 0x8000)  # a mask is bits: the top one is the sign
+    regs.clear_bits("TEMP", 0x8000)
+    assert regs.read("TEMP") == 0x7FFE
+    assert re.fullmatch(r"0x0002\s+WIDE\s+3\s+0xfffffe \(-2\)", regs.dump().splitlines()[3])
+    with pytest.raises(SimulatorError, match=r"does not fit TEMP \(signed, 16 bits: -32768..32767"):
+        regs.write("TEMP", 0x8000)
