@@ -3,9 +3,12 @@
     sim link up|down|toggle|status [--umid ID | --iomem FILE --irq SOCKET] [--region NAME]
     sim link flap --count N --interval MS
     sim regs dump
+    sim fpga stream|serve|inject|status --fpga N   (simulators/fpga/cli.py)
+    sim thermo set CELSIUS | status
 
-Without options the device is the `mock` region of the only running
-instance. Errors print as one line, `sim: error: ...`, with exit status 2.
+Without options the device is the region its driver declares (`mock` for
+the RTL8111, `thermo` for the sensor) of the only running instance. Errors
+print as one line, `sim: error: ...`, with exit status 2.
 """
 
 from __future__ import annotations
@@ -24,11 +27,15 @@ from umlharness.errors import HarnessError
 
 from .attach import DEFAULT_REGION, Attached, attach
 from .errors import SimulatorError
+from .fpga.cli import fpga
 from .irq import DEFAULT_TIMEOUT
 from .rtl8111.model import Rtl8111
 from .rtl8111.regs import RTL8111, SPEED_BITS
+from .thermo.model import Thermo, ThermoState, celsius
+from .thermo.regs import THERMO
 
 ERROR_EXIT = 2
+THERMO_REGION = "thermo"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -40,19 +47,31 @@ class Where:
     iomem: Path | None
     irq: Path | None
     region: str | None
+    default_region: str = DEFAULT_REGION
 
-    def attach(self) -> Attached:
+    def attach(self, layout: Any, device: str) -> Attached:
         return attach(
-            RTL8111,
+            layout,
             umid=self.umid,
             iomem=self.iomem,
             irq=self.irq,
             region=self.region,
-            device="RTL8111",
+            default_region=self.default_region,
+            device=device,
         )
 
 
 def target_options(func: F) -> F:
+    """--umid/--iomem/--irq/--region for the RTL8111 (region `mock`)."""
+    return _target_options(func, DEFAULT_REGION)
+
+
+def thermo_target_options(func: F) -> F:
+    """--umid/--iomem/--irq/--region for the thermo sensor (region `thermo`)."""
+    return _target_options(func, THERMO_REGION)
+
+
+def _target_options(func: F, default_region: str) -> F:
     """--umid/--iomem/--irq/--region, handed to the command as one `where` argument."""
 
     @functools.wraps(func)
@@ -64,7 +83,7 @@ def target_options(func: F) -> F:
         region: str | None,
         **kwargs: Any,
     ) -> Any:
-        return func(*args, where=Where(umid, iomem, irq, region), **kwargs)
+        return func(*args, where=Where(umid, iomem, irq, region, default_region), **kwargs)
 
     options = [
         click.option("--umid", metavar="ID", help="The instance (default: the only running one)."),
@@ -83,7 +102,7 @@ def target_options(func: F) -> F:
         click.option(
             "--region",
             metavar="NAME",
-            help=f"The instance's iomem region (default: {DEFAULT_REGION}).",
+            help=f"The instance's iomem region (default: {default_region}).",
         ),
     ]
     decorated: Callable[..., Any] = wrapper
@@ -106,7 +125,7 @@ def timeout_option(func: F) -> F:
 @contextmanager
 def nic(where: Where, timeout: float = DEFAULT_TIMEOUT, *, irq: bool = True) -> Iterator[Rtl8111]:
     """The RTL8111 the options name; `irq` if the command raises interrupts."""
-    with where.attach() as device:
+    with where.attach(RTL8111, "RTL8111") as device:
         if irq and device.irq is None:
             raise SimulatorError("--iomem FILE needs --irq SOCKET to raise interrupts")
         yield Rtl8111(device.regs, device.irq, ack_timeout=timeout)
@@ -218,8 +237,67 @@ def regs() -> None:
 @target_options
 def dump(where: Where) -> None:
     """Print the register map, decoded."""
-    with where.attach() as device:
+    with where.attach(RTL8111, "RTL8111") as device:
         click.echo(device.regs.dump())
+
+
+@contextmanager
+def sensor(where: Where, timeout: float = DEFAULT_TIMEOUT) -> Iterator[Thermo]:
+    """The thermo sensor the options name."""
+    with where.attach(THERMO, "thermo") as device:
+        yield Thermo(device.regs, device.irq, ack_timeout=timeout)
+
+
+@sim.group()
+def thermo() -> None:
+    """The uh_thermo temperature sensor: TEMP, THRESHOLD and the ALERT interrupt."""
+
+
+# ignore_unknown_options lets a negative CELSIUS through as an argument.
+@thermo.command(name="set", context_settings={"ignore_unknown_options": True})
+@thermo_target_options
+@timeout_option
+@click.argument("degrees", metavar="CELSIUS", type=float)
+def set_temperature(where: Where, timeout: float, degrees: float) -> None:
+    """Reset the sensor's ID and measure CELSIUS degrees.
+
+    A reading that rises above the threshold raises the ALERT interrupt and
+    waits for the driver to acknowledge it.
+    """
+    with sensor(where, timeout) as device:
+        device.reset()
+        alerted = device.set_temperature(degrees)
+        click.echo(describe_reading(device.state(), alerted))
+
+
+def describe_reading(state: ThermoState, alerted: bool) -> str:
+    assert state.temperature is not None  # a reading was just made
+    reading, limit = celsius(state.temperature), celsius(state.threshold)
+    if state.temperature <= state.threshold:
+        return f"Temperature {reading} C, threshold {limit} C"
+    if alerted:
+        return f"Temperature {reading} C, over {limit} C: alert acknowledged by the driver"
+    if not state.alert_enabled:
+        return f"Temperature {reading} C, over {limit} C: no alert, ALERT_IE is off"
+    return f"Temperature {reading} C, over {limit} C: no new alert, it was over already"
+
+
+@thermo.command(name="status")
+@thermo_target_options
+def thermo_status(where: Where) -> None:
+    """Print the reading, the threshold and the alert state the registers hold."""
+    with sensor(where) as device:
+        state = device.state()
+    temperature = "-" if state.temperature is None else f"{celsius(state.temperature)} C"
+    click.echo(f"ID: {state.device_id:#010x}")
+    click.echo(f"Sensor: {'on' if state.enabled else 'off'}")
+    click.echo(f"Alert interrupt: {'enabled' if state.alert_enabled else 'disabled'}")
+    click.echo(f"Temperature: {temperature}")
+    click.echo(f"Threshold: {celsius(state.threshold)} C")
+    click.echo(f"Alert pending: {'yes' if state.alert else 'no'}")
+
+
+sim.add_command(fpga)  # simulators/fpga/cli.py: stream, serve, inject, status
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,89 @@
+"""The device's doorbell: a datagram socket the simulator binds, the driver rings after commands.
+
+The simulator owns it (the driver's interrupt socket is the other way
+round), at `<umid dir>/<region>-doorbell`. A datagram only says "look at the
+command ring"; its content does not matter. One simulator per device: a
+socket someone still receives on is refused, a stale one (its simulator
+died) replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from types import TracebackType
+
+from ..errors import SimulatorError
+from ..irq import SUN_PATH_MAX
+
+
+def doorbell_path(irq_socket: Path) -> Path:
+    """The doorbell of the device whose driver listens on `irq_socket` (same dir, same region)."""
+    return irq_socket.with_name(f"{irq_socket.name}-doorbell")
+
+
+class Doorbell:
+    """The bound socket; `fileno()` for select(), `drain()` to empty it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if len(os.fsencode(path)) > SUN_PATH_MAX:
+            raise SimulatorError(f"doorbell path {path} is too long for a unix socket")
+        if path.exists() or path.is_symlink():
+            if in_use(path):
+                raise SimulatorError(
+                    f"another simulator serves this device (it listens on {path}): stop it first"
+                )
+            path.unlink()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        try:
+            self._sock.bind(str(path))
+        except OSError as error:
+            self._sock.close()
+            raise SimulatorError(f"cannot bind the doorbell {path}: {error.strerror}") from None
+        self._sock.setblocking(False)
+        self.rings = 0
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def drain(self) -> int:
+        """Read every pending datagram; how many there were."""
+        count = 0
+        while True:
+            try:
+                self._sock.recv(64)
+            except BlockingIOError:
+                break
+            count += 1
+        self.rings += count
+        return count
+
+    def close(self) -> None:
+        if self._sock.fileno() != -1:
+            self._sock.close()
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Doorbell:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def in_use(path: Path) -> bool:
+    """Whether a simulator receives on the doorbell at `path`."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
