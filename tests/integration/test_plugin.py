@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from umlharness.paths import PROJECT_ROOT, cache_dir, run_dir
+from umlharness.paths import PROJECT_ROOT, cache_dir
 from umlharness.registry import pid_alive
 
 pytestmark = pytest.mark.slow
@@ -128,7 +128,9 @@ def test_options_from_env_and_ini(
     run(pytester, "--uml-timeout=12").assert_outcomes(passed=1)
 
 
-def test_parallel_boots_leave_nothing_behind(pytester: pytest.Pytester) -> None:
+def test_parallel_boots_leave_nothing_behind(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile(
         """
         import pytest
@@ -138,9 +140,11 @@ def test_parallel_boots_leave_nothing_behind(pytester: pytest.Pytester) -> None:
             assert uml.check(f"echo {n}") == f"{n}\\n"
         """
     )
-    before = set(run_dir().iterdir())
+    # A run directory of its own, so guests booted elsewhere meanwhile do not count.
+    own_run_dir = pytester.path / "run"
+    monkeypatch.setenv("UMLHARNESS_RUN", str(own_run_dir))
     run(pytester, "-n", "2").assert_outcomes(passed=20)
-    assert set(run_dir().iterdir()) - before == set()
+    assert list(own_run_dir.iterdir()) == []
 
 
 def test_sigkilled_run_is_reaped_by_the_next(pytester: pytest.Pytester, tmp_path: Path) -> None:
