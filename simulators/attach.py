@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 
 from umlharness import registry
 
+from .closing import Closing
 from .errors import SimulatorError
 from .irq import InterruptLine
 from .regfile import RegisterFile
@@ -81,7 +81,7 @@ def map_iomem(path: Path) -> np.memmap[Any, np.dtype[np.uint8]]:
 
 
 @dataclass
-class Attached:
+class Attached(Closing):
     """An open device: its register file and, when there is a socket, its interrupt line."""
 
     target: Target
@@ -91,17 +91,6 @@ class Attached:
     def close(self) -> None:
         if self.irq is not None:
             self.irq.close()
-
-    def __enter__(self) -> Attached:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def attach(

@@ -20,8 +20,8 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
+from .closing import Closing
 from .errors import AckTimeout, DriverNotListening, SimulatorError
 
 DEFAULT_TIMEOUT = 5.0
@@ -36,7 +36,7 @@ _POLL_MAX = 1e-3
 _DATAGRAM = b"\x01"
 
 
-class InterruptLine:
+class InterruptLine(Closing):
     """The interrupt line of one device, through the driver's socket at `path`.
 
     One socket is opened per line and kept, so that raising an interrupt is
@@ -128,17 +128,6 @@ class InterruptLine:
 
     def close(self) -> None:
         self._sock.close()
-
-    def __enter__(self) -> InterruptLine:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"InterruptLine({str(self.path)!r})"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from types import TracebackType
 
+from ..closing import Closing
 from ..errors import SimulatorError
 from ..irq import SUN_PATH_MAX
 
@@ -23,7 +23,7 @@ def doorbell_path(irq_socket: Path) -> Path:
     return irq_socket.with_name(f"{irq_socket.name}-doorbell")
 
 
-class Doorbell:
+class Doorbell(Closing):
     """The bound socket; `fileno()` for select(), `drain()` to empty it."""
 
     def __init__(self, path: Path) -> None:
@@ -64,17 +64,6 @@ class Doorbell:
         if self._sock.fileno() != -1:
             self._sock.close()
             self.path.unlink(missing_ok=True)
-
-    def __enter__(self) -> Doorbell:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def in_use(path: Path) -> bool:

@@ -28,9 +28,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from ..device import DeviceModel
 from ..errors import SimulatorError
-from ..irq import DEFAULT_RESEND_INTERVAL, DEFAULT_TIMEOUT, InterruptLine
-from ..regfile import RegisterFile
+from ..irq import InterruptLine
 from .regs import MAC_REGISTERS, SPEED_BITS, Intr, PhyStatus
 
 REALTEK_OUI = bytes.fromhex("00e04c")
@@ -62,24 +62,11 @@ class FlapResult:
     seconds: float
 
 
-class Rtl8111:
+class Rtl8111(DeviceModel):
     """An RTL8111 over `regs` (its register file) raising interrupts on `irq`.
 
     `irq` may be None to inspect the device without changing its link.
     """
-
-    def __init__(
-        self,
-        regs: RegisterFile,
-        irq: InterruptLine | None,
-        *,
-        ack_timeout: float = DEFAULT_TIMEOUT,
-        resend_interval: float = DEFAULT_RESEND_INTERVAL,
-    ) -> None:
-        self.regs = regs
-        self.irq = irq
-        self.ack_timeout = ack_timeout
-        self.resend_interval = resend_interval
 
     # --- link -------------------------------------------------------------
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..device import DeviceModel
 from ..errors import SimulatorError
-from ..irq import DEFAULT_RESEND_INTERVAL, DEFAULT_TIMEOUT, InterruptLine
-from ..regfile import RegisterFile
+from ..irq import InterruptLine
 from .regs import THERMO_ID, Ctrl, Status
 
 
@@ -42,24 +42,11 @@ class ThermoState:
     alert: bool  # STATUS.ALERT: raised and not acknowledged yet
 
 
-class Thermo:
+class Thermo(DeviceModel):
     """A uh_thermo sensor over `regs` (its register file) raising interrupts on `irq`.
 
     `irq` may be None to inspect the sensor, or to take readings that raise no alert.
     """
-
-    def __init__(
-        self,
-        regs: RegisterFile,
-        irq: InterruptLine | None,
-        *,
-        ack_timeout: float = DEFAULT_TIMEOUT,
-        resend_interval: float = DEFAULT_RESEND_INTERVAL,
-    ) -> None:
-        self.regs = regs
-        self.irq = irq
-        self.ack_timeout = ack_timeout
-        self.resend_interval = resend_interval
 
     def reset(self) -> None:
         """Power-on state: the ID register reads THERMO_ID.
