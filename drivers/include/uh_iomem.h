@@ -159,18 +159,18 @@ static inline void uh_write32(struct uh_iomem_dev *dev, unsigned int off,
  */
 #define uh_iomem_clear(reg, lebits)					\
 	do {								\
-		typeof(*(reg)) _uh_old, _uh_seen;				\
+		typeof(*(reg)) _uh_old, _uh_seen;			\
 									\
 		virt_mb();	/* status read before the ack */	\
 		_uh_old = READ_ONCE(*(reg));				\
 		for (;;) {						\
 			_uh_seen = sync_cmpxchg((reg), _uh_old,		\
 					      _uh_old & ~(lebits));	\
-			if (_uh_seen == _uh_old)				\
+			if (_uh_seen == _uh_old)			\
 				break;					\
-			_uh_old = _uh_seen;					\
+			_uh_old = _uh_seen;				\
 		}							\
-		virt_mb();	/* state reads after it */	\
+		virt_mb();	/* state reads after it */		\
 	} while (0)
 
 static inline void uh_iomem_clear8(struct uh_iomem_dev *dev, unsigned int off,
