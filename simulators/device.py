@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .irq import DEFAULT_RESEND_INTERVAL, DEFAULT_TIMEOUT, InterruptLine
+from .irq import DEFAULT_RESEND_INTERVAL, DEFAULT_TIMEOUT, Interrupt
 from .regfile import RegisterFile
 
 
@@ -17,7 +17,7 @@ class DeviceModel:
     def __init__(
         self,
         regs: RegisterFile,
-        irq: InterruptLine | None,
+        irq: Interrupt | None,
         *,
         ack_timeout: float = DEFAULT_TIMEOUT,
         resend_interval: float = DEFAULT_RESEND_INTERVAL,

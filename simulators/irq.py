@@ -20,6 +20,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from .closing import Closing
 from .errors import AckTimeout, DriverNotListening, SimulatorError
@@ -34,6 +35,27 @@ _SPIN = 200e-6
 _POLL_MIN = 20e-6
 _POLL_MAX = 1e-3
 _DATAGRAM = b"\x01"
+
+
+class Interrupt(Protocol):
+    """How a device model raises its interrupt, whatever the transport.
+
+    `InterruptLine` (below) sends datagrams to an iomem driver's socket;
+    `simulators.pci.interrupt.LevelInterrupt` sends MSIs over virt-pci.
+    """
+
+    def raise_irq(self) -> bool:
+        """Assert the interrupt once; False if it could not go out now."""
+
+    def raise_and_wait_ack(
+        self,
+        is_acked: Callable[[], bool],
+        timeout: float = DEFAULT_TIMEOUT,
+        resend_interval: float = DEFAULT_RESEND_INTERVAL,
+        *,
+        what: str = "",
+    ) -> float:
+        """Assert it until `is_acked()`; the seconds that took, or AckTimeout."""
 
 
 class InterruptLine(Closing):
@@ -131,3 +153,6 @@ class InterruptLine(Closing):
 
     def __repr__(self) -> str:
         return f"InterruptLine({str(self.path)!r})"
+
+    def __str__(self) -> str:
+        return str(self.path)

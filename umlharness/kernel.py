@@ -96,6 +96,14 @@ class Kernel:
     def key(self) -> str:
         return self.path.name
 
+    def modules(self) -> list[Path]:
+        """The kernel's own modules (r8169, say), as the tree's modules.order lists them."""
+        order = self.tree / "modules.order"
+        if not order.is_file():
+            return []
+        listed = (line.strip() for line in order.read_text().splitlines())
+        return [self.tree / Path(name).with_suffix(".ko") for name in listed if name]
+
 
 def check_tools(tools: dict[str, str]) -> None:
     missing = sorted({pkg for tool, pkg in tools.items() if shutil.which(tool) is None})

@@ -91,6 +91,7 @@ def build_rootfs(
             *tree_digest(overlay),
             *(tree_digest(userspace) if userspace.is_dir() else []),
             *[m.read_bytes() for m in modules],
+            *[m.read_bytes() for m in kernel.modules()],
         ]
     )
     entry = CacheEntry(paths.cache_dir(), "rootfs", key)
@@ -101,7 +102,7 @@ def build_rootfs(
         reporter.phase("assembling rootfs")
         root = out / "root"
         lay_out_tree(root, busybox, overlay)
-        install_modules(root, kernel.release, modules, log)
+        install_modules(root, kernel, modules, log)
         programs = build_programs(userspace, root / "usr" / "bin", log)
         reporter.phase(f"making ext4 image ({len(programs)} guest program(s))")
         make_image(root, out / "rootfs.ext4", log)
@@ -160,13 +161,31 @@ def build_programs(userspace: Path, bindir: Path, log: Path) -> list[Path]:
     return built
 
 
-def install_modules(root: Path, release: str, modules: list[Path], log: Path) -> None:
-    target = root / "lib" / "modules" / release / "extra"
+def install_modules(root: Path, kernel: Kernel, modules: list[Path], log: Path) -> None:
+    """The drivers under test in extra/, the kernel's own modules in kernel/, then depmod.
+
+    The kernel's modules are there so that a device's driver (r8169 for the
+    PCI RTL8111) and what it requests (the Realtek PHY driver) load as on a
+    distribution: by modalias, through modprobe.
+    """
+    moddir = root / "lib" / "modules" / kernel.release
+    target = moddir / "extra"
     target.mkdir(parents=True)
     for module in modules:
         shutil.copy2(module, target / module.name)
+    for module in kernel.modules():
+        placed = moddir / "kernel" / module.relative_to(kernel.tree)
+        placed.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(module, placed)
+    # As `make modules_install` does: module lists gain the kernel/ prefix.
+    for name in ("modules.order", "modules.builtin"):
+        if (kernel.tree / name).is_file():
+            lines = (kernel.tree / name).read_text().splitlines()
+            (moddir / name).write_text("".join(f"kernel/{line}\n" for line in lines if line))
+    if (kernel.tree / "modules.builtin.modinfo").is_file():
+        shutil.copy2(kernel.tree / "modules.builtin.modinfo", moddir / "modules.builtin.modinfo")
     depmod = shutil.which("depmod") or "/sbin/depmod"
-    run_logged([depmod, "-b", str(root), release], log, what="depmod")
+    run_logged([depmod, "-b", str(root), kernel.release], log, what="depmod")
 
 
 def make_image(root: Path, image: Path, log: Path) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from ..device import DeviceModel
 from ..errors import SimulatorError
-from ..irq import InterruptLine
+from ..irq import Interrupt
 from .regs import MAC_REGISTERS, SPEED_BITS, Intr, PhyStatus
 
 REALTEK_OUI = bytes.fromhex("00e04c")
@@ -206,10 +206,10 @@ class Rtl8111(DeviceModel):
             lambda: not self.regs.any_set("IntrStatus", bit),
             self.ack_timeout,
             self.resend_interval,
-            what=f"{bit.name} (IntrStatus bit {bit.bit_length() - 1}) on {line.path}",
+            what=f"{bit.name} (IntrStatus bit {bit.bit_length() - 1}) on {line}",
         )
 
-    def _line(self) -> InterruptLine:
+    def _line(self) -> Interrupt:
         if self.irq is None:
             raise SimulatorError("no interrupt line to the driver: attach with its irq socket")
         return self.irq

@@ -91,9 +91,19 @@ RTL8111 = Struct(
     "Config5" / Int8ub,  # 0x56
     Padding(9),  # 0x57: MultiIntr (8169 only) at 0x5c
     "PHYAR" / Int32ul,  # 0x60: MII access to the PHY's registers
-    Padding(8),  # 0x64: CSIDR, CSIAR (TBI registers on the 8169)
+    "CSIDR" / Int32ul,  # 0x64: PCIe config space, indirect: data
+    "CSIAR" / Int32ul,  # 0x68: ... and address/command (TBI registers on the 8169)
     "PHYstatus" / PHY_STATUS_BITS,  # 0x6c
-    Padding(0xDA - 0x6D),
+    Padding(3),
+    "ERIDR" / Int32ul,  # 0x70: extended registers, indirect: data
+    "ERIAR" / Int32ul,  # 0x74: ... and address/command
+    Padding(8),
+    "EPHYAR" / Int32ul,  # 0x80: PCIe PHY registers, indirect
+    Padding(0xB0 - 0x84),
+    "OCPDR" / Int32ul,  # 0xb0: OCP registers, indirect: data
+    "OCPAR" / Int32ul,  # 0xb4: ... and address/command
+    "GPHY_OCP" / Int32ul,  # 0xb8: PHY registers over OCP (8168g and later)
+    Padding(0xDA - 0xBC),
     "RxMaxSize" / Int16ul,  # 0xda
     Padding(4),
     "CPlusCmd" / Int16ul,  # 0xe0

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ..device import DeviceModel
 from ..errors import SimulatorError
-from ..irq import InterruptLine
+from ..irq import Interrupt
 from .regs import THERMO_ID, Ctrl, Status
 
 
@@ -88,7 +88,7 @@ class Thermo(DeviceModel):
             lambda: not self.regs.any_set("STATUS", Status.ALERT),
             self.ack_timeout,
             self.resend_interval,
-            what=f"ALERT (STATUS bit 1) on {line.path}",
+            what=f"ALERT (STATUS bit 1) on {line}",
         )
         return True
 
@@ -102,7 +102,7 @@ class Thermo(DeviceModel):
             )
         return value
 
-    def _line(self) -> InterruptLine:
+    def _line(self) -> Interrupt:
         if self.irq is None:
             raise SimulatorError("no interrupt line to the driver: attach with its irq socket")
         return self.irq

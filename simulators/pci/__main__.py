@@ -1,0 +1,59 @@
+"""`python -m simulators.pci`: one PCI backend process, as `umlharness boot --pci` starts it.
+
+It listens on the vhost-user socket, prints `ready` on stdout, waits for
+UML to connect, and serves until UML disconnects (or SIGTERM). Its
+diagnostics go to stderr, which the harness keeps in the instance's log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from ..errors import SimulatorError
+from .backend import Backend
+from .control import ControlServer
+from .models import make_model, parse_spec
+from .trace import TraceWriter
+
+READY = "ready"
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulators.pci")
+    parser.add_argument("--model", required=True, help="NAME[,key=value...]")
+    parser.add_argument("--socket", required=True, type=Path, help="vhost-user socket to listen on")
+    parser.add_argument("--control", type=Path, help="control socket for `sim`")
+    parser.add_argument("--trace", type=Path, help="record every access here")
+    parser.add_argument("--slot", default="pci0", help="the device's name in the instance")
+    parser.add_argument("--accept-timeout", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        name, options = parse_spec(args.model)
+        function = make_model(name, options)
+        trace = TraceWriter(args.trace, name, function.options(), args.slot) if args.trace else None
+        with Backend(function, args.socket, trace=trace) as backend:
+            control = ControlServer(args.control, function.control_target) if args.control else None
+            print(READY, flush=True)
+            try:
+                backend.accept(args.accept_timeout)
+                backend.serve()
+            finally:
+                if control is not None:
+                    control.close()
+    except SimulatorError as error:
+        print(f"pci backend: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

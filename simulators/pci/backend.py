@@ -1,0 +1,328 @@
+"""A vhost-user backend that serves one PCI function to UML's virt-pci (see docs/pci.md).
+
+UML is the client: it connects once, at boot, to a socket that must already
+be listening. The backend negotiates REPLY_ACK, SLAVE_REQ and in-band
+notifications, so every message UML sends waits for an ACK, and kicks come
+in-band. A kick's requests are all handled before its ACK goes back, which
+makes every config and MMIO access synchronous: a read's answer is in the
+used ring when UML starts polling for it, and no posted write can be lost
+to a full queue.
+
+Queue 0 carries the driver's accesses in order; queue 1 holds buffers UML
+lends for interrupts, which go out on the slave channel as VRING_CALLs.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import socket
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from ..closing import Closing
+from ..errors import SimulatorError
+from . import pcidev
+from .function import PciFunction
+from .guest_memory import GuestMemory
+from .pcidev import Op
+from .trace import TraceWriter
+from .vhost_user import (
+    FEATURES,
+    PROTOCOL_FEATURES,
+    Disconnected,
+    Message,
+    ProtocolError,
+    Request,
+    VringAddr,
+    decode_mem_table,
+    read_message,
+    reply_u64,
+    vring_call,
+)
+from .virtqueue import Chain, SplitVirtqueue
+
+SUN_PATH_MAX = 107
+#: Posted writes UML may have outstanding before we tell it to reclaim them;
+#: well under the 256-entry queue, and rare enough to cost little.
+RECLAIM_EVERY = 32
+_GET_REQUESTS = frozenset(
+    {Request.GET_FEATURES, Request.GET_PROTOCOL_FEATURES, Request.GET_VRING_BASE}
+)
+Log = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Backend(Closing):
+    """Listens at `path` and serves `function` to the one frontend that connects."""
+
+    def __init__(
+        self,
+        function: PciFunction,
+        path: Path,
+        *,
+        trace: TraceWriter | None = None,
+        log: Log = _stderr,
+    ) -> None:
+        encoded = os.fsencode(path)
+        if len(encoded) > SUN_PATH_MAX or b":" in encoded:
+            raise SimulatorError(
+                f"vhost-user socket path {path}: at most {SUN_PATH_MAX} bytes and no ':' "
+                "(virtio_uml.device= ends the path at the first ':')"
+            )
+        self.function = function
+        self.path = path
+        self.trace = trace
+        self.log = log
+        self.queues = [SplitVirtqueue(pcidev.CMD_QUEUE), SplitVirtqueue(pcidev.IRQ_QUEUE)]
+        self.accesses = 0
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        self._listener.bind(str(path))
+        self._listener.listen(1)
+        self._conn: socket.socket | None = None
+        self._slave_fd: int | None = None
+        self._memory: GuestMemory | None = None
+        self._pending_irqs: collections.deque[bytes] = collections.deque()
+        self._unreclaimed = 0
+        self._features = 0
+        self._protocol_features = 0
+        function.send_irq = self._send_irq
+
+    # --- the connection -------------------------------------------------------
+
+    def accept(self, timeout: float | None = None) -> None:
+        """Wait for UML to connect (it does so once, while it boots)."""
+        self._listener.settimeout(timeout)
+        try:
+            conn, _ = self._listener.accept()
+        except TimeoutError:
+            raise SimulatorError(
+                f"no frontend connected to {self.path} within {timeout:g}s"
+            ) from None
+        conn.settimeout(None)
+        self._conn = conn
+
+    def serve(self) -> None:
+        """Handle messages until the frontend disconnects."""
+        if self._conn is None:
+            raise SimulatorError("serve() before accept()")
+        conn = self._conn
+        try:
+            while True:
+                self.handle(conn, read_message(conn))
+        except (Disconnected, ConnectionResetError, BrokenPipeError):
+            self.log(f"frontend disconnected after {self.accesses} accesses")
+
+    def handle(self, conn: socket.socket, message: Message) -> None:
+        request = message.request
+        if request == Request.VRING_KICK:
+            index, _ = message.vring_state()
+            with self.function.lock:
+                self._kick(index)
+            if message.needs_reply:
+                conn.sendall(reply_u64(message, 0))
+            return
+        status = 0
+        try:
+            answer = self._configure(message)
+        except ProtocolError as error:
+            self.log(f"{message.name}: {error}")
+            answer, status = None, 1
+        if answer is not None:
+            conn.sendall(reply_u64(message, answer))
+        elif message.needs_reply and request not in _GET_REQUESTS:
+            conn.sendall(reply_u64(message, status))
+
+    def close(self) -> None:
+        for queue in self.queues:
+            queue.detach()
+        if self._memory is not None:
+            self.function.dma = None
+            self._memory.close()
+            self._memory = None
+        if self._slave_fd is not None:
+            os.close(self._slave_fd)
+            self._slave_fd = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        if self.trace is not None:
+            self.trace.close()
+
+    # --- setup messages ---------------------------------------------------------
+
+    def _configure(self, message: Message) -> int | None:
+        """Apply a setup message; the u64 to answer a GET_* with, else None."""
+        request = message.request
+        for fd in message.fds if request not in _TAKES_FDS else ():
+            os.close(fd)
+        if request == Request.GET_FEATURES:
+            return int(FEATURES)
+        if request == Request.SET_FEATURES:
+            self._features = message.u64()
+        elif request == Request.GET_PROTOCOL_FEATURES:
+            return int(PROTOCOL_FEATURES)
+        elif request == Request.SET_PROTOCOL_FEATURES:
+            self._protocol_features = message.u64()
+        elif request == Request.SET_SLAVE_REQ_FD:
+            self._take_slave_fd(message.fds)
+        elif request == Request.SET_MEM_TABLE:
+            self._set_memory(message)
+        elif request == Request.SET_VRING_NUM:
+            index, num = message.vring_state()
+            self._queue(index).set_num(num)
+        elif request == Request.SET_VRING_BASE:
+            index, base = message.vring_state()
+            self._queue(index).set_base(base)
+        elif request == Request.SET_VRING_ADDR:
+            addr = VringAddr.decode(message.payload)
+            if self._memory is None:
+                raise ProtocolError("SET_VRING_ADDR before SET_MEM_TABLE")
+            with self.function.lock:
+                self._queue(addr.index).set_addr(self._memory, addr)
+        elif request == Request.SET_VRING_ENABLE:
+            index, enable = message.vring_state()
+            with self.function.lock:
+                self._queue(index).enabled = bool(enable)
+                if enable:
+                    self._kick(index)
+        elif request == Request.GET_VRING_BASE:
+            index, _ = message.vring_state()
+            return self._queue(index).last_avail
+        elif request in (Request.SET_VRING_KICK, Request.SET_VRING_CALL, Request.SET_VRING_ERR):
+            # In-band notifications are negotiated, so these carry no fd we use.
+            for fd in message.fds:
+                os.close(fd)
+        elif request not in (Request.SET_OWNER, Request.RESET_OWNER):
+            raise ProtocolError("not supported by this backend")
+        return None
+
+    def _take_slave_fd(self, fds: list[int]) -> None:
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            raise ProtocolError(f"SET_SLAVE_REQ_FD with {len(fds)} fds")
+        if self._slave_fd is not None:
+            os.close(self._slave_fd)
+        self._slave_fd = fds[0]
+
+    def _set_memory(self, message: Message) -> None:
+        regions = decode_mem_table(message.payload)
+        memory = GuestMemory(regions, message.fds)
+        with self.function.lock:
+            for queue in self.queues:
+                queue.detach()
+            if self._memory is not None:
+                self._memory.close()
+            self._memory = memory
+            self.function.dma = memory
+
+    def _queue(self, index: int) -> SplitVirtqueue:
+        if not 0 <= index < len(self.queues):
+            raise ProtocolError(f"queue {index}: virt-pci has queues 0 and 1")
+        return self.queues[index]
+
+    # --- traffic ------------------------------------------------------------------
+
+    def _kick(self, index: int) -> None:
+        """Handle what the driver queued on `index` (called holding the function's lock)."""
+        if index == pcidev.IRQ_QUEUE:
+            while self._pending_irqs and self._deliver_irq(self._pending_irqs[0]):
+                self._pending_irqs.popleft()
+            return
+        queue = self.queues[pcidev.CMD_QUEUE]
+        if not queue.ready:
+            return
+        while (chain := queue.pop()) is not None:
+            written = self._execute(chain)
+            queue.push(chain.head, written)
+            if not chain.inbufs:
+                self._unreclaimed += 1
+        if self._unreclaimed >= RECLAIM_EVERY:
+            # Posted writes are freed by UML's cmd-queue callback only.
+            self._unreclaimed = 0
+            self._call(pcidev.CMD_QUEUE)
+
+    def _execute(self, chain: Chain) -> int:
+        """Carry out one access; the bytes written back to the driver."""
+        self.accesses += 1
+        try:
+            command = pcidev.decode(chain.out)
+        except ProtocolError as error:
+            self.log(f"cmd queue: {error}")
+            return chain.reply(b"\xff" * chain.in_size)
+        function = self.function
+        op = command.op
+        reply = b""
+        try:
+            if op == Op.MMIO_READ:
+                reply = function.mmio_read(command.bar, command.addr, command.size)
+            elif op == Op.MMIO_WRITE:
+                function.mmio_write(command.bar, command.addr, command.data)
+            elif op == Op.CFG_READ:
+                reply = function.cfg_read(command.addr, command.size)
+            elif op == Op.CFG_WRITE:
+                function.cfg_write(command.addr, command.data)
+            elif op == Op.MMIO_MEMSET:
+                function.mmio_memset(command.bar, command.addr, command.data[0], command.size)
+            else:
+                self.log(f"cmd queue: unexpected {op.name}")
+        except SimulatorError as error:
+            self.log(f"{op.name} bar {command.bar} {command.addr:#x}: {error}")
+            reply = b"\xff" * command.size if op in (Op.MMIO_READ, Op.CFG_READ) else b""
+        except Exception:  # a bug in a model must not take the device away
+            self.log(
+                f"{op.name} bar {command.bar} {command.addr:#x} failed:\n{traceback.format_exc()}"
+            )
+            reply = b"\xff" * command.size if op in (Op.MMIO_READ, Op.CFG_READ) else b""
+        if self.trace is not None:
+            data = reply if op in (Op.MMIO_READ, Op.CFG_READ) else command.data
+            self.trace.record(op.name, command.bar, command.addr, command.size, data)
+        return chain.reply(reply) if reply else 0
+
+    def _send_irq(self, message: bytes) -> None:
+        """The function's interrupt sender: now, or when UML next lends a buffer."""
+        if self.trace is not None:
+            self.trace.interrupt(message)
+        if self._pending_irqs or not self._deliver_irq(message):
+            self._pending_irqs.append(message)
+
+    def _deliver_irq(self, message: bytes) -> bool:
+        queue = self.queues[pcidev.IRQ_QUEUE]
+        if not queue.ready or self._slave_fd is None:
+            return False
+        chain = queue.pop()
+        if chain is None:
+            return False
+        written = chain.reply(message)
+        queue.push(chain.head, written)
+        self._call(pcidev.IRQ_QUEUE)
+        return True
+
+    def _call(self, index: int) -> None:
+        if self._slave_fd is None:
+            return
+        try:
+            os.write(self._slave_fd, vring_call(index))
+        except OSError as error:
+            self.log(f"slave channel: {error.strerror}")
+
+
+_TAKES_FDS = frozenset(
+    {
+        Request.SET_MEM_TABLE,
+        Request.SET_SLAVE_REQ_FD,
+        Request.SET_VRING_KICK,
+        Request.SET_VRING_CALL,
+        Request.SET_VRING_ERR,
+    }
+)

@@ -1,0 +1,86 @@
+"""The guest's memory as the frontend shares it (SET_MEM_TABLE): rings and DMA buffers.
+
+UML sends one file descriptor per region of its physical memory; mapping
+them shared lets the backend read the virtqueues and do DMA in place. A
+DMA address is a UML-physical address (dma-direct, no IOMMU), in the same
+space as the regions' `guest_addr`.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ..closing import Closing
+from ..errors import SimulatorError
+from .vhost_user import MemRegion
+
+
+class DmaError(SimulatorError):
+    """An address range that is not in the guest memory the frontend shared."""
+
+
+@dataclass
+class _Mapped:
+    region: MemRegion
+    mm: mmap.mmap
+    view: memoryview  # the region itself, from its guest_addr
+
+    def contains(self, addr: int, length: int) -> bool:
+        start = self.region.guest_addr
+        return start <= addr and addr + length <= start + self.region.size
+
+
+class GuestMemory(Closing):
+    """The regions of a SET_MEM_TABLE, mapped; takes ownership of `fds`."""
+
+    def __init__(self, regions: list[MemRegion], fds: list[int]) -> None:
+        if len(fds) != len(regions):
+            for fd in fds:
+                os.close(fd)
+            raise SimulatorError(f"SET_MEM_TABLE: {len(regions)} regions but {len(fds)} fds")
+        self._mapped: list[_Mapped] = []
+        try:
+            for region, fd in zip(regions, fds, strict=True):
+                mm = mmap.mmap(fd, region.mmap_offset + region.size, mmap.MAP_SHARED)
+                view = memoryview(mm)[region.mmap_offset : region.mmap_offset + region.size]
+                self._mapped.append(_Mapped(region, mm, view))
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    @property
+    def regions(self) -> list[MemRegion]:
+        return [mapped.region for mapped in self._mapped]
+
+    def slice(self, addr: int, length: int) -> memoryview:
+        """`length` bytes at guest-physical `addr`, in place (writes reach the guest)."""
+        for mapped in self._mapped:
+            if mapped.contains(addr, length):
+                start = addr - mapped.region.guest_addr
+                return mapped.view[start : start + length]
+        raise DmaError(
+            f"DMA to {addr:#x}+{length:#x} is outside guest memory ("
+            + ", ".join(f"{m.region.guest_addr:#x}+{m.region.size:#x}" for m in self._mapped)
+            + ")"
+        )
+
+    def array(self, addr: int, length: int) -> npt.NDArray[np.uint8]:
+        """The same bytes as a numpy view, for models that compute over DMA buffers."""
+        return np.frombuffer(self.slice(addr, length), dtype=np.uint8)
+
+    def read(self, addr: int, length: int) -> bytes:
+        return bytes(self.slice(addr, length))
+
+    def write(self, addr: int, data: bytes) -> None:
+        self.slice(addr, len(data))[:] = data
+
+    def close(self) -> None:
+        for mapped in self._mapped:
+            mapped.view.release()
+            mapped.mm.close()
+        self._mapped.clear()

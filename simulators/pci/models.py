@@ -1,0 +1,40 @@
+"""The PCI device models `--pci NAME[,key=value...]` can name."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+from ..errors import SimulatorError
+from ..pcitest.model import PciTest
+from ..rtl8111.pci import Rtl8111Pci
+from .function import PciFunction
+
+MODELS: dict[str, Callable[..., PciFunction]] = {
+    "rtl8111": Rtl8111Pci,
+    "pcitest": PciTest,
+}
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """ "rtl8111,mac=00:e0:4c:00:00:01" -> ("rtl8111", {"mac": "00:e0:4c:00:00:01"})."""
+    name, *pairs = spec.split(",")
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SimulatorError(f"--pci {spec}: {pair!r} is not key=value")
+        options[key.strip()] = value.strip()
+    return name.strip(), options
+
+
+def make_model(name: str, options: dict[str, str]) -> PciFunction:
+    factory = MODELS.get(name)
+    if factory is None:
+        raise SimulatorError(f"no PCI model {name!r}; models: {', '.join(sorted(MODELS))}")
+    accepted = [p for p in inspect.signature(factory).parameters if p != "self"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        have = ", ".join(accepted) or "none"
+        raise SimulatorError(f"{name}: unknown option {', '.join(unknown)} (options: {have})")
+    return factory(**options)

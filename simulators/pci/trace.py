@@ -1,0 +1,156 @@
+"""Recording every config/MMIO access and interrupt of a device, and showing it decoded.
+
+A trace is JSON lines: first a header naming the model and its options (so
+that `decode` can rebuild its register maps), then one event per access,
+with nanoseconds since the trace began:
+
+    {"trace": 1, "model": "rtl8111", "options": {}, "slot": "pci0"}
+    {"t": 1234, "op": "MMIO_READ", "bar": 2, "addr": 62, "size": 2, "data": "2000"}
+    {"t": 1290, "op": "MSI", "data": "0c000000"}
+
+`data` is the bytes as the bus carried them (little-endian), in hex.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ..closing import Closing
+from ..errors import SimulatorError
+from .bars import RegisterBar
+from .function import PciFunction
+
+VERSION = 1
+
+
+class TraceWriter(Closing):
+    def __init__(self, path: Path, model: str, options: dict[str, str], slot: str) -> None:
+        self.path = path
+        self._file: IO[str] = path.open("w", buffering=1 << 16)
+        self._start = time.monotonic_ns()
+        header = {"trace": VERSION, "model": model, "options": options, "slot": slot}
+        self._file.write(json.dumps(header) + "\n")
+
+    def record(self, op: str, bar: int, addr: int, size: int, data: bytes) -> None:
+        event = {
+            "t": time.monotonic_ns() - self._start,
+            "op": op,
+            "bar": bar,
+            "addr": addr,
+            "size": size,
+            "data": data.hex(),
+        }
+        self._file.write(json.dumps(event) + "\n")
+
+    def interrupt(self, message: bytes) -> None:
+        event = {"t": time.monotonic_ns() - self._start, "op": "MSI", "data": message[16:].hex()}
+        self._file.write(json.dumps(event) + "\n")
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    t_ns: int
+    op: str
+    bar: int
+    addr: int
+    size: int
+    data: bytes
+
+
+def read_trace(path: Path) -> tuple[dict[str, Any], Iterator[TraceEvent]]:
+    """The header and the events of the trace at `path`."""
+    try:
+        handle = path.open()
+    except OSError as error:
+        raise SimulatorError(f"cannot read trace {path}: {error.strerror}") from None
+    first = handle.readline()
+    try:
+        header = json.loads(first)
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or header.get("trace") != VERSION:
+        handle.close()
+        raise SimulatorError(f"{path} is not a umlharness PCI trace")
+
+    def events() -> Iterator[TraceEvent]:
+        with handle:
+            for number, line in enumerate(handle, 2):
+                try:
+                    raw = json.loads(line)
+                    yield TraceEvent(
+                        int(raw["t"]),
+                        str(raw["op"]),
+                        int(raw.get("bar", 0)),
+                        int(raw.get("addr", 0)),
+                        int(raw.get("size", 0)),
+                        bytes.fromhex(raw.get("data", "")),
+                    )
+                except (ValueError, KeyError, TypeError):
+                    # A backend killed mid-write leaves a partial last line.
+                    raise SimulatorError(f"{path}:{number}: not a trace event") from None
+
+    return header, events()
+
+
+def decode(function: PciFunction, event: TraceEvent) -> str:
+    """One event as a line: time, access, register names, value and set bit fields."""
+    stamp = f"{event.t_ns / 1e9:12.6f}"
+    value: int | None
+    if event.op == "MSI":
+        return f"{stamp}  MSI            data {int.from_bytes(event.data, 'little'):#x}"
+    if event.size <= 8:
+        value = int.from_bytes(event.data, "little")
+        shown = f"{value:#0{2 * event.size + 2}x}"
+    else:
+        value, shown = None, f"{event.data[:8].hex()}…"
+    arrow = "->" if event.op.endswith("READ") else "<-"
+    if event.op.startswith("CFG"):
+        where = f"cfg {event.addr:#05x} {function.config.decode(event.addr, event.size)}"
+        return f"{stamp}  {event.op:<11} {where} {arrow} {shown}"
+    if event.op == "MMIO_MEMSET":
+        where = f"bar{event.bar} {event.addr:#06x} x{event.size}"
+        return f"{stamp}  {event.op:<11} {where} <- {event.data.hex()}"
+    bar = function.bars.get(event.bar)
+    names = _bar_names(bar, event.addr, event.size, value)
+    return f"{stamp}  {event.op:<11} bar{event.bar} {event.addr:#06x} {names} {arrow} {shown}"
+
+
+def _bar_names(bar: Any, addr: int, size: int, value: int | None) -> str:
+    if not isinstance(bar, RegisterBar):
+        return f"({size} bytes)"
+    registers = bar.registers_at(addr, size)
+    if not registers:
+        return f"({size} bytes)"
+    parts = []
+    for register in registers:
+        text = register.name
+        if register.fields and value is not None and register.offset == addr:
+            raw = (value >> 0) & ((1 << (8 * register.size)) - 1)
+            bits = [
+                name for name, field in register.fields.items() if field.flag and raw & field.mask
+            ]
+            if bits:
+                text += "[" + "|".join(bits) + "]"
+        parts.append(text)
+    return "+".join(parts)
+
+
+def show(path: Path, make_model: Callable[[str, dict[str, str]], PciFunction]) -> Iterator[str]:
+    """The decoded lines of a trace; `make_model` rebuilds the model it was recorded from."""
+    header, events = read_trace(path)
+    function = make_model(str(header.get("model")), dict(header.get("options", {})))
+    yield f"# {header.get('slot', '?')}: {function.name} {function.config.ident}"
+    for event in events:
+        yield decode(function, event)
