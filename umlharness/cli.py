@@ -25,6 +25,7 @@ from .errors import BootTimeout, BuildFailed, GuestError, HarnessError
 from .instance import DEFAULT_MEM, BootRequest, Instance
 from .iomem import IomemSpec
 from .kernel import KernelRequest, build_kernel
+from .pci import PciSpec
 from .progress import default_reporter
 from .rootfs import build_rootfs
 
@@ -172,10 +173,31 @@ def rootfs_build(source: Path | None, jobs: int, kasan: bool) -> None:
     type=click.Path(path_type=Path),
     help="Host directory to mount at /host in the guest (hostfs).",
 )
-@click.option("--no-autoload", is_flag=True, help="Do not load drivers for the iomem regions.")
+@click.option(
+    "--pci",
+    "pci",
+    multiple=True,
+    metavar="MODEL[,KEY=VALUE...]",
+    help="A PCI device served by a Python model over virt-pci (repeatable, up to 8): "
+    "rtl8111 (options mac, link) for the kernel's r8169, pcitest (option irq=msix|msi).",
+)
+@click.option(
+    "--trace",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Record every PCI config/MMIO access and interrupt to FILE "
+    "(device pciN>0 to FILE.pciN); read it with `umlharness trace FILE`.",
+)
+@click.option(
+    "--no-autoload",
+    is_flag=True,
+    help="Do not load drivers for the iomem regions and PCI devices, nor bring interfaces up.",
+)
 @source_options
 def boot(
     iomem: tuple[str, ...],
+    pci: tuple[str, ...],
+    trace: Path | None,
     commands: tuple[str, ...],
     timeout: float | None,
     umid: str | None,
@@ -193,12 +215,17 @@ def boot(
     until it is stopped with `umlharness stop` or a signal.
     """
     specs = [IomemSpec.parse(text) for text in iomem]
+    devices = [PciSpec.parse(text) for text in pci]
+    if trace is not None and not devices:
+        raise HarnessError("--trace records PCI accesses: add a --pci device")
     if share is not None and not share.is_dir():
         raise HarnessError(f"--share {share}: not a directory")
     _check_mem(mem)
     with clean_exit_on_signals():
         _boot(
             specs,
+            devices,
+            trace.resolve() if trace else None,
             commands,
             timeout,
             umid,
@@ -211,6 +238,8 @@ def boot(
 
 def _boot(
     specs: list[IomemSpec],
+    devices: list[PciSpec],
+    trace: Path | None,
     commands: tuple[str, ...],
     timeout: float | None,
     umid: str | None,
@@ -231,6 +260,8 @@ def _boot(
         kernel=artifacts.kernel,
         rootfs=artifacts.rootfs,
         iomem=specs,
+        pci=devices,
+        pci_trace=trace,
         mem=mem,
         umid=umid,
         share=share.resolve() if share else None,
@@ -297,6 +328,8 @@ def _console(request: BootRequest, artifacts: Artifacts, interactive: bool) -> N
         click.echo(f"umid dir:  {instance.umid_dir}", err=True)
         for name, path in instance.iomem_files.items():
             click.echo(f"iomem:     {name} = {path}", err=True)
+        for backend in instance.pci:
+            click.echo(f"pci:       {backend.slot} = {backend.spec} (log {backend.log})", err=True)
         click.echo(f"kernel:    {artifacts.kernel.binary}", err=True)
         if interactive:
             click.echo("console:   press Ctrl-] to stop the guest", err=True)
@@ -324,8 +357,28 @@ def ps() -> None:
         click.echo(f"{info.umid}  pid {info.pid}  up {age:.0f}s  dir {info.umid_dir}")
         for name, path in info.iomem.items():
             click.echo(f"    iomem {name}: {path}")
+        for slot, device in info.pci.items():
+            click.echo(f"    pci {slot}: {device.get('model')} (control {device.get('control')})")
         for sock in info.sockets:
             click.echo(f"    socket {sock.name}: {sock}")
+
+
+@cli.command("trace")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--limit", type=click.IntRange(min=1), help="Show only the first N events.")
+def trace_command(file: Path, limit: int | None) -> None:
+    """Show a PCI trace (`boot --trace FILE`) decoded: register names, values, bit fields."""
+    from simulators.errors import SimulatorError
+    from simulators.pci.models import make_model
+    from simulators.pci.trace import show
+
+    try:
+        for count, line in enumerate(show(file, make_model)):
+            if limit is not None and count > limit:
+                break
+            click.echo(line)
+    except SimulatorError as error:
+        raise HarnessError(str(error)) from None
 
 
 @cli.command()

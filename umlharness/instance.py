@@ -31,11 +31,15 @@ from .crash import extract_trace, trace_complete
 from .errors import BootTimeout, GuestCrashed, GuestError, GuestExited, HarnessError
 from .iomem import IomemSpec, check_unique
 from .kernel import Kernel
+from .pci import PciBackend, PciSpec, plan_backends
 from .procs import kill_group
 from .rootfs import Rootfs
 from .tmpdir import uml_temp_dir
 
 READY_MARKER = "UMLHARNESS-READY"
+UNBIND_PCI_DRIVERS = (
+    'for dev in /sys/bus/pci/drivers/*/0000:*; do echo "${dev##*/}" >"${dev%/*}/unbind"; done'
+)
 DEFAULT_MEM = "128M"
 _UMID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 LOOPS_PER_JIFFY = 20_000_000
@@ -87,6 +91,10 @@ class BootRequest:
     boot_timeout: float = 30.0
     loglevel: int = 7
     autoload: bool = True
+    #: PCI devices served by Python models over virt-pci (`--pci MODEL,...`).
+    pci: Sequence[PciSpec] = ()
+    #: Record every PCI access here (pci1... go to TRACE.pci1...).
+    pci_trace: Path | None = None
     extra_args: Sequence[str] = ()
     #: Called with kernel log text as it arrives (the interactive console prints it).
     kernel_echo: Callable[[str], None] | None = field(default=None, compare=False)
@@ -111,6 +119,7 @@ class Instance:
         self.console_log = self.dir / "console.log"
         self.kernel_log_path = self.dir / "kernel.log"
         self.iomem_files: dict[str, Path] = {}
+        self.pci: list[PciBackend] = []
         self._child: pexpect.spawn | None = None
         self._klog: KernelLog | None = None
         self._token = 0
@@ -182,6 +191,7 @@ class Instance:
             args.append("umlharness.iomem=" + ",".join(spec.name for spec in request.iomem))
         if request.share is not None:
             args.append(f"umlharness.share={request.share}")
+        args += [backend.kernel_arg for backend in self.pci]
         return [*args, *request.extra_args]
 
     def _start(self) -> None:
@@ -192,6 +202,7 @@ class Instance:
         for spec in request.iomem:
             self.iomem_files[spec.name] = spec.materialise(self.dir)
         self.uml_dir.mkdir(mode=0o700)
+        self._start_pci()
         env = {**os.environ, "TMPDIR": str(uml_temp_dir())}
         self._child, self._klog = spawn_uml(
             request.kernel.binary,
@@ -207,9 +218,34 @@ class Instance:
             pid=self._child.pid,
             iomem={name: str(path) for name, path in self.iomem_files.items()},
             umid_dir=str(self.umid_dir),
+            pci={
+                backend.slot: {
+                    "model": backend.spec.model,
+                    "control": str(backend.control),
+                    "pid": backend.pid or 0,
+                }
+                for backend in self.pci
+            },
         )
         _live_instances.add(self)
         self._expect_console([re.escape(READY_MARKER)], request.boot_timeout, "boot")
+
+    def _start_pci(self) -> None:
+        """Start the PCI backends (all at once) and wait until each listens."""
+        request = self.request
+        self.pci = plan_backends(list(request.pci), self.dir, request.pci_trace)
+        for backend in self.pci:
+            backend.start()
+        for backend in self.pci:
+            backend.wait_ready(request.boot_timeout)
+
+    def pci_control(self, slot: str = "pci0") -> Path:
+        """The control socket of PCI device `slot`, for `RemoteModel` (what `sim` uses)."""
+        for backend in self.pci:
+            if backend.slot == slot:
+                return backend.control
+        have = ", ".join(backend.slot for backend in self.pci) or "none"
+        raise HarnessError(f"no PCI device {slot} (this instance has: {have})")
 
     def prepare_shell(self) -> None:
         """Make the console a clean channel for run(): no echo, no prompt."""
@@ -220,6 +256,13 @@ class Instance:
         """Power the guest off; kill it if it does not go in `timeout` seconds."""
         if self._closed:
             return
+        if self.pci and self.alive:
+            # Unbind PCI drivers while the guest runs normally: UML's halt path
+            # removes virt-pci devices with timers stopped, and r8169's close
+            # sleeps there for ever (after a WARN from phylib).
+            self.run(UNBIND_PCI_DRIVERS, timeout=timeout)
+        for backend in self.pci:
+            backend.stopping = True
         if self.alive and self._child is not None:
             try:
                 self._child.sendline("poweroff -f")
@@ -245,6 +288,8 @@ class Instance:
                 child.close(force=True)
             if child.logfile_read:
                 child.logfile_read.close()
+        for backend in self.pci:
+            backend.stop()
         if self._klog is not None:
             self._klog.join(timeout=2)
         saved = self._save_logs() if keep_logs else None
@@ -256,9 +301,11 @@ class Instance:
         root = paths.cache_dir() / "logs" / "instances"
         target = root / self.umid
         target.mkdir(parents=True, exist_ok=True)
-        for log in (self.console_log, self.kernel_log_path):
+        for log in (self.console_log, self.kernel_log_path, *(b.log for b in self.pci)):
             if log.exists():
                 shutil.copy2(log, target / log.name)
+        for backend in self.pci:
+            backend.log = target / backend.log.name
         self.console_log = target / self.console_log.name
         self.kernel_log_path = target / self.kernel_log_path.name
         for name, path in list(self.iomem_files.items()):
@@ -310,6 +357,7 @@ class Instance:
         return GuestExited(message, console_tail=self.console_tail(), log=self.console_log)
 
     def _raise_if_crashed(self, wait_for_log: bool = False) -> None:
+        self._raise_if_backend_died()
         klog = self._klog
         if klog is None:
             return
@@ -322,6 +370,16 @@ class Instance:
         trace = extract_trace(klog.text, crash)
         saved = self.kill(keep_logs=True)
         raise GuestCrashed(crash.kind, trace, log=(saved / "kernel.log") if saved else None)
+
+    def _raise_if_backend_died(self) -> None:
+        for backend in self.pci:
+            if backend.stopping:
+                continue
+            status = backend.exited()
+            if status is not None:
+                backend.stopping = True
+                self.kill(keep_logs=True)
+                raise backend.died_error(status)
 
     def crash_report(self) -> CrashReport | None:
         """The first crash in the kernel log so far, without raising."""

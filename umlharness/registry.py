@@ -12,8 +12,9 @@ import os
 import shutil
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import paths
 from .errors import HarnessError
@@ -31,6 +32,8 @@ class InstanceInfo:
     iomem: dict[str, str]
     started: float
     owner: int  # the harness process that booted it; 0 if unknown
+    #: PCI devices by slot (pci0...): {"model": ..., "control": socket, "pid": backend}
+    pci: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def orphaned(self) -> bool:
@@ -56,6 +59,7 @@ def _read(directory: Path) -> InstanceInfo | None:
             iomem=dict(data.get("iomem", {})),
             started=float(data.get("started", 0)),
             owner=int(data.get("owner", 0)),
+            pci=dict(data.get("pci", {})),
         )
     except (OSError, ValueError, KeyError):
         return None
@@ -80,11 +84,19 @@ def claim(umid: str) -> Path:
     return directory
 
 
-def record(directory: Path, *, pid: int, iomem: dict[str, str], umid_dir: str) -> None:
+def record(
+    directory: Path,
+    *,
+    pid: int,
+    iomem: dict[str, str],
+    umid_dir: str,
+    pci: dict[str, dict[str, Any]] | None = None,
+) -> None:
     data = {
         "pid": pid,
         "owner": os.getpid(),
         "iomem": iomem,
+        "pci": pci or {},
         "umid_dir": umid_dir,
         "started": time.time(),
     }
@@ -96,7 +108,25 @@ def record(directory: Path, *, pid: int, iomem: dict[str, str], umid_dir: str) -
 def reap(directory: Path, info: InstanceInfo | None) -> None:
     if info is not None:
         kill_group(info.pid)
+        for device in info.pci.values():
+            _stop_backend(int(device.get("pid", 0)))
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def _stop_backend(pid: int) -> None:
+    """SIGTERM a PCI backend whose guest is gone (one that never connected waits a while).
+
+    Only if the pid is still a backend: pids get reused.
+    """
+    if pid <= 0:
+        return
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if b"simulators.pci" in cmdline:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
 
 
 def instances(reap_stale: bool = True) -> list[InstanceInfo]:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
+from typing import cast
 
 from ..errors import SimulatorError
-from ..pcitest.model import PciTest
-from ..rtl8111.pci import Rtl8111Pci
 from .function import PciFunction
 
-MODELS: dict[str, Callable[..., PciFunction]] = {
-    "rtl8111": Rtl8111Pci,
-    "pcitest": PciTest,
+#: Model name -> "module:class", imported only when the model is used.
+MODELS: dict[str, str] = {
+    "rtl8111": "simulators.rtl8111.pci:Rtl8111Pci",
+    "pcitest": "simulators.pcitest.model:PciTest",
 }
 
 
@@ -29,9 +30,11 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
 
 
 def make_model(name: str, options: dict[str, str]) -> PciFunction:
-    factory = MODELS.get(name)
-    if factory is None:
+    where = MODELS.get(name)
+    if where is None:
         raise SimulatorError(f"no PCI model {name!r}; models: {', '.join(sorted(MODELS))}")
+    module, _, attribute = where.partition(":")
+    factory = cast(Callable[..., PciFunction], getattr(importlib.import_module(module), attribute))
     accepted = [p for p in inspect.signature(factory).parameters if p != "self"]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
