@@ -67,6 +67,38 @@ def resolve(
     return Target(iomem, irq, default_region, None)
 
 
+def pci_control(
+    umid: str | None,
+    slot: str | None,
+    model: str,
+    region: str | None,
+    default_region: str,
+) -> Path | None:
+    """The control socket of the instance's PCI `model`, or None to use its iomem region.
+
+    The PCI device is taken when `slot` names it, or when the instance has
+    no iomem region (`region`, else `default_region`) but one PCI `model`.
+    """
+    info = registry.find(umid)
+    if slot is None and (region is not None or default_region in info.iomem):
+        return None
+    if slot is not None:
+        device = info.pci.get(slot)
+        if device is None:
+            have = ", ".join(sorted(info.pci)) or "none"
+            raise SimulatorError(f"instance {info.umid} has no PCI device {slot} (it has: {have})")
+        if device.get("model") != model:
+            raise SimulatorError(f"PCI device {slot} of {info.umid} is a {device.get('model')}")
+        return Path(device["control"])
+    matches = sorted(s for s, device in info.pci.items() if device.get("model") == model)
+    if len(matches) > 1:
+        raise SimulatorError(
+            f"instance {info.umid} has {len(matches)} PCI {model}s ({', '.join(matches)}): "
+            "pick one with --pci SLOT"
+        )
+    return Path(info.pci[matches[0]]["control"]) if matches else None
+
+
 def map_iomem(path: Path) -> np.memmap[Any, np.dtype[np.uint8]]:
     """The whole iomem file, mapped shared and writable, so guest and simulator see one memory."""
     if not path.exists():

@@ -1,13 +1,16 @@
 """`sim`: drive a simulated device from the host while its driver runs in a UML guest.
 
     sim link up|down|toggle|status [--umid ID | --iomem FILE --irq SOCKET] [--region NAME]
+                                   [--pci SLOT]
     sim link flap --count N --interval MS
     sim regs dump
     sim fpga stream|serve|inject|status --fpga N   (simulators/fpga/cli.py)
     sim thermo set CELSIUS | status
 
 Without options the device is the region its driver declares (`mock` for
-the RTL8111, `thermo` for the sensor) of the only running instance. Errors
+the RTL8111, `thermo` for the sensor) of the only running instance; an
+instance booted with `--pci rtl8111` and no such region has its PCI
+RTL8111 driven instead, through its backend's control socket. Errors
 print as one line, `sim: error: ...`, with exit status 2.
 """
 
@@ -19,17 +22,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import click
 
 from umlharness.errors import HarnessError
 
-from .attach import DEFAULT_REGION, Attached, attach
+from .attach import DEFAULT_REGION, Attached, attach, pci_control
 from .errors import SimulatorError
 from .fpga.cli import fpga
 from .irq import DEFAULT_TIMEOUT
-from .rtl8111.model import Rtl8111
+from .pci.control import RemoteModel
+from .rtl8111.model import FlapResult, LinkState, Rtl8111
 from .rtl8111.regs import RTL8111, SPEED_BITS
 from .thermo.model import Thermo, ThermoState, celsius
 from .thermo.regs import THERMO
@@ -48,6 +52,15 @@ class Where:
     irq: Path | None
     region: str | None
     default_region: str = DEFAULT_REGION
+    pci: str | None = None
+
+    def pci_control(self, model: str) -> Path | None:
+        """The control socket of the PCI `model` meant, or None for the iomem transport."""
+        if self.iomem is not None or self.irq is not None:
+            if self.pci is not None:
+                raise SimulatorError("--pci SLOT and --iomem/--irq name different devices")
+            return None
+        return pci_control(self.umid, self.pci, model, self.region, self.default_region)
 
     def attach(self, layout: Any, device: str) -> Attached:
         return attach(
@@ -81,9 +94,11 @@ def _target_options(func: F, default_region: str) -> F:
         iomem: Path | None,
         irq: Path | None,
         region: str | None,
+        pci: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        return func(*args, where=Where(umid, iomem, irq, region, default_region), **kwargs)
+        where = Where(umid, iomem, irq, region, default_region, pci)
+        return func(*args, where=where, **kwargs)
 
     options = [
         click.option("--umid", metavar="ID", help="The instance (default: the only running one)."),
@@ -105,6 +120,15 @@ def _target_options(func: F, default_region: str) -> F:
             help=f"The instance's iomem region (default: {default_region}).",
         ),
     ]
+    if default_region == DEFAULT_REGION:
+        options.append(
+            click.option(
+                "--pci",
+                metavar="SLOT",
+                help="The instance's PCI RTL8111 (pci0, ...; default: the only one, "
+                f"when there is no iomem region {default_region}).",
+            )
+        )
     decorated: Callable[..., Any] = wrapper
     for option in reversed(options):
         decorated = option(decorated)
@@ -122,9 +146,24 @@ def timeout_option(func: F) -> F:
     )(func)
 
 
+class Nic(Protocol):
+    """What the link commands use of an RTL8111: here (iomem) or in a PCI backend."""
+
+    def link_state(self) -> LinkState: ...
+    def link_up(self, speed: int = 1000, full_duplex: bool = True) -> float: ...
+    def link_down(self) -> float: ...
+    def flap(self, count: int, interval_s: float) -> FlapResult: ...
+
+
 @contextmanager
-def nic(where: Where, timeout: float = DEFAULT_TIMEOUT, *, irq: bool = True) -> Iterator[Rtl8111]:
+def nic(where: Where, timeout: float = DEFAULT_TIMEOUT, *, irq: bool = True) -> Iterator[Nic]:
     """The RTL8111 the options name; `irq` if the command raises interrupts."""
+    control = where.pci_control("rtl8111")
+    if control is not None:
+        with RemoteModel(control) as remote:
+            remote.set_ack_timeout(timeout)
+            yield cast(Nic, remote)
+        return
     with where.attach(RTL8111, "RTL8111") as device:
         if irq and device.irq is None:
             raise SimulatorError("--iomem FILE needs --irq SOCKET to raise interrupts")
@@ -237,6 +276,11 @@ def regs() -> None:
 @target_options
 def dump(where: Where) -> None:
     """Print the register map, decoded."""
+    control = where.pci_control("rtl8111")
+    if control is not None:
+        with RemoteModel(control) as remote:
+            click.echo(remote.regs.dump())
+        return
     with where.attach(RTL8111, "RTL8111") as device:
         click.echo(device.regs.dump())
 

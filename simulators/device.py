@@ -26,3 +26,9 @@ class DeviceModel:
         self.irq = irq
         self.ack_timeout = ack_timeout
         self.resend_interval = resend_interval
+
+    def set_ack_timeout(self, seconds: float) -> None:
+        """How long interrupts wait for the driver's acknowledgement (a `sim --timeout`)."""
+        if seconds <= 0:
+            raise ValueError("the acknowledgement timeout must be positive")
+        self.ack_timeout = seconds

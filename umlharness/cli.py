@@ -342,7 +342,12 @@ def _console(request: BootRequest, artifacts: Artifacts, interactive: bool) -> N
                 f"{instance.umid}` or a signal",
                 err=True,
             )
-            instance.wait()
+            registry.owner_stops(instance.dir)
+            try:
+                instance.wait()
+            except SystemExit:
+                instance.shutdown(timeout=5)  # a clean poweroff, drivers unbound
+                raise
 
 
 @cli.command("ps")

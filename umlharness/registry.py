@@ -21,6 +21,8 @@ from .errors import HarnessError
 from .procs import kill_group, pid_alive
 
 RECORD = "instance.json"
+#: Present when the owner (`umlharness boot` on a console) powers the guest off on SIGTERM.
+OWNER_STOPS = "owner-stops"
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,11 @@ def record(
     tmp.rename(directory / RECORD)
 
 
+def owner_stops(directory: Path) -> None:
+    """Let `stop` SIGTERM this process, which then shuts the guest down itself."""
+    (directory / OWNER_STOPS).touch()
+
+
 def reap(directory: Path, info: InstanceInfo | None) -> None:
     if info is not None:
         kill_group(info.pid)
@@ -168,8 +175,14 @@ def find(umid: str | None) -> InstanceInfo:
 def stop(umid: str, timeout: float = 5.0) -> None:
     """Stop an instance: SIGTERM its group (UML halts), then SIGKILL; remove its directory."""
     info = find(umid)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(info.pid, signal.SIGTERM)
+    if (info.dir / OWNER_STOPS).exists() and info.owner != os.getpid() and pid_alive(info.owner):
+        # The harness that booted it shuts it down cleanly (PCI drivers
+        # unbound, backends stopped) when it gets SIGTERM.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(info.owner, signal.SIGTERM)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while pid_alive(info.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
