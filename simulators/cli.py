@@ -160,7 +160,7 @@ def nic(where: Where, timeout: float = DEFAULT_TIMEOUT, *, irq: bool = True) -> 
     """The RTL8111 the options name; `irq` if the command raises interrupts."""
     control = where.pci_control("rtl8111")
     if control is not None:
-        with RemoteModel(control) as remote:
+        with RemoteModel(control, prefix="nic.") as remote:
             remote.set_ack_timeout(timeout)
             yield cast(Nic, remote)
         return
@@ -278,7 +278,7 @@ def dump(where: Where) -> None:
     """Print the register map, decoded."""
     control = where.pci_control("rtl8111")
     if control is not None:
-        with RemoteModel(control) as remote:
+        with RemoteModel(control, prefix="nic.") as remote:
             click.echo(remote.regs.dump())
         return
     with where.attach(RTL8111, "RTL8111") as device:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pexpect
 
@@ -35,6 +36,9 @@ from .pci import PciBackend, PciSpec, plan_backends
 from .procs import kill_group
 from .rootfs import Rootfs
 from .tmpdir import uml_temp_dir
+
+if TYPE_CHECKING:
+    from simulators.pci.control import RemoteModel
 
 READY_MARKER = "UMLHARNESS-READY"
 UNBIND_PCI_DRIVERS = (
@@ -246,6 +250,12 @@ class Instance:
                 return backend.control
         have = ", ".join(backend.slot for backend in self.pci) or "none"
         raise HarnessError(f"no PCI device {slot} (this instance has: {have})")
+
+    def pci_model(self, slot: str = "pci0") -> RemoteModel:
+        """The model of PCI device `slot`, run in its backend: `vm.pci_model().nic.link_down()`."""
+        from simulators.pci.control import RemoteModel
+
+        return RemoteModel(self.pci_control(slot))
 
     def prepare_shell(self) -> None:
         """Make the console a clean channel for run(): no echo, no prompt."""

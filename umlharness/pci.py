@@ -164,9 +164,7 @@ class PciBackend:
             process.stdout.close()
 
 
-def plan_backends(
-    specs: list[PciSpec], directory: Path, trace: Path | None
-) -> list[PciBackend]:
+def plan_backends(specs: list[PciSpec], directory: Path, trace: Path | None) -> list[PciBackend]:
     """One backend per spec, slots pci0..; with `trace`, pci0 records to it, pciN to TRACE.pciN."""
     if len(specs) > MAX_DEVICES:
         raise HarnessError(f"{len(specs)} PCI devices: UML's virt-pci takes up to {MAX_DEVICES}")

@@ -30,6 +30,7 @@ from .errors import GuestCrashed, HarnessError, ToolMissing
 from .instance import DEFAULT_MEM, BootRequest, Instance
 from .iomem import IomemSpec
 from .kernel import KernelRequest
+from .pci import PciSpec
 from .progress import LineReporter
 
 
@@ -83,7 +84,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "uml(iomem=[...], modules=[...], autoload=True, mem=None, share=None): "
+        "uml(iomem=[...], pci=[...], modules=[...], autoload=True, mem=None, share=None): "
         "how the `uml` fixture boots its guest",
     )
 
@@ -181,12 +182,16 @@ def uml_boot(
         mem: str | None = None,
         share: Path | None = None,
         timeout: float | None = None,
+        pci: Sequence[str | PciSpec] = (),
+        trace: Path | None = None,
     ) -> Instance:
         specs = [s if isinstance(s, IomemSpec) else IomemSpec.parse(s) for s in iomem]
         boot_request = BootRequest(
             uml_artifacts.kernel,
             uml_artifacts.rootfs,
             iomem=specs,
+            pci=[d if isinstance(d, PciSpec) else PciSpec.parse(d) for d in pci],
+            pci_trace=trace,
             mem=mem or uml_settings.mem,
             share=share,
             autoload=autoload,
@@ -220,16 +225,24 @@ def uml(request: pytest.FixtureRequest, uml_boot: BootFactory) -> Instance:
 
 @pytest.fixture
 def rtl8111(uml: Instance) -> Iterator[Any]:
-    """The RTL8111 model attached to the `uml` guest's `mock` region.
+    """The `uml` guest's RTL8111 model: its `mock` region, or else its PCI rtl8111.
 
-    Mark the test with `@pytest.mark.uml(iomem=["mock"])` so the region (and,
-    through autoload, its driver) is there.
+    Mark the test with `@pytest.mark.uml(iomem=["mock"])` (uh_rtl8111, through
+    autoload) or `@pytest.mark.uml(pci=["rtl8111"])` (the kernel's r8169); the
+    model answers the same calls either way.
     """
     # Imported here: the simulators build on umlharness, not the other way round.
     from simulators.attach import attach
     from simulators.rtl8111.model import Rtl8111
     from simulators.rtl8111.regs import RTL8111
 
+    if "mock" not in uml.iomem_files:
+        slots = [b.slot for b in uml.pci if b.spec.model == "rtl8111"]
+        if not slots:
+            raise HarnessError("the rtl8111 fixture needs iomem=['mock'] or pci=['rtl8111']")
+        with uml.pci_model(slots[0]) as remote:
+            yield remote.nic
+        return
     with attach(RTL8111, umid=uml.umid, region="mock", device="RTL8111") as device:
         yield Rtl8111(device.regs, device.irq)
 
@@ -246,7 +259,7 @@ def _test_failed(item: pytest.Item) -> bool:
 def _save_artefacts(instance: Instance, target: Path, item: pytest.Item) -> None:
     """Console log, kernel log (dmesg) and iomem snapshots, kept under the test's tmp path."""
     target.mkdir(parents=True, exist_ok=True)
-    for log in (instance.console_log, instance.kernel_log_path):
+    for log in (instance.console_log, instance.kernel_log_path, *(b.log for b in instance.pci)):
         if log.exists():
             shutil.copy2(log, target / log.name)
     (target / "dmesg.txt").write_text(instance.kernel_log)

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         function = make_model(name, options)
         trace = TraceWriter(args.trace, name, function.options(), args.slot) if args.trace else None
         with Backend(function, args.socket, trace=trace) as backend:
-            control = ControlServer(args.control, function.control_target) if args.control else None
+            control = ControlServer(args.control, lambda: function) if args.control else None
             print(READY, flush=True)
             try:
                 backend.accept(args.accept_timeout)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import struct
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from ..errors import SimulatorError
 from .bars import Bar, MemoryBar
@@ -136,10 +135,6 @@ class PciFunction:
 
     def reset(self) -> None:
         """Back to power-on state; models extend this."""
-
-    def control_target(self) -> Any:
-        """The object whose methods `sim` calls through the control socket."""
-        return self
 
     def options(self) -> dict[str, str]:
         """The options the model was made with, as `--pci NAME,key=value` would give them."""

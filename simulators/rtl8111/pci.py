@@ -95,9 +95,6 @@ class Rtl8111Pci(PciFunction):
 
     # --- what `sim` reaches -----------------------------------------------------
 
-    def control_target(self) -> Rtl8111:
-        return self.nic
-
     def options(self) -> dict[str, str]:
         return dict(self._options)
 
