@@ -8,6 +8,7 @@ space as the regions' `guest_addr`.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 from dataclasses import dataclass
@@ -82,5 +83,8 @@ class GuestMemory(Closing):
     def close(self) -> None:
         for mapped in self._mapped:
             mapped.view.release()
-            mapped.mm.close()
+            # Someone may still hold a view (a model's DMA array, a request
+            # being answered): then the mapping goes when the last view does.
+            with contextlib.suppress(BufferError):
+                mapped.mm.close()
         self._mapped.clear()

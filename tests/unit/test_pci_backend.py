@@ -1,0 +1,176 @@
+"""The backend's message handling, driven as UML drives it, with a sparse guest memory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simulators.pci import pcidev
+from simulators.pci import vhost_user as vu
+from simulators.pci.backend import RECLAIM_EVERY, Backend
+from simulators.pci.guest_memory import GuestMemory
+from simulators.pci.models import make_model
+from simulators.pci.vhost_user import MemRegion
+from simulators.pcitest.model import PciTest
+from simulators.pcitest.regs import ID_VALUE
+
+from .pci_memory import GUEST_ADDR, SIZE, DriverRing
+
+
+class Frontend:
+    """UML's side: a connection to the backend, a slave channel and the two rings."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.conn, self.peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.slave, slave_peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.slave.setblocking(False)
+        # UML's physical memory: the backend maps it from the fd it is sent,
+        # the test reads and writes it through its own mapping.
+        self.memory_fd = os.memfd_create("physmem")
+        os.ftruncate(self.memory_fd, GUEST_ADDR + SIZE)
+        region = MemRegion(GUEST_ADDR, SIZE, GUEST_ADDR, GUEST_ADDR)
+        self.view = GuestMemory([region], [os.dup(self.memory_fd)])
+        self.rings = [DriverRing(self.view, 0), DriverRing(self.view, 1)]
+        self.setup(slave_peer.detach())
+
+    def send(
+        self, request: int, payload: bytes = b"", fds: tuple[int, ...] = (), ack: bool = True
+    ) -> bytes:
+        flags = vu.VERSION | (vu.FLAG_NEED_REPLY if ack else 0)
+        message = vu.Message(request, flags, payload, list(fds))
+        self.backend.handle(self.peer, message)
+        self.peer.setblocking(False)
+        try:
+            return self.conn.recv(64)
+        except BlockingIOError:
+            return b""
+        finally:
+            self.peer.setblocking(True)
+
+    def setup(self, slave_fd: int) -> None:
+        assert self.send(vu.Request.GET_FEATURES, ack=False)[12:] == vu.U64.pack(int(vu.FEATURES))
+        self.send(vu.Request.SET_PROTOCOL_FEATURES, vu.U64.pack(int(vu.PROTOCOL_FEATURES)))
+        self.send(vu.Request.SET_SLAVE_REQ_FD, fds=(slave_fd,))
+        table = vu.MEM_TABLE_HEAD.pack(1, 0) + vu.MEM_REGION.pack(
+            GUEST_ADDR, SIZE, GUEST_ADDR, GUEST_ADDR
+        )
+        self.send(vu.Request.SET_MEM_TABLE, table.ljust(72, b"\0"), fds=(self.memory_fd,))
+        for ring in self.rings:
+            index = ring.addr.index
+            self.send(vu.Request.SET_VRING_NUM, vu.VRING_STATE.pack(index, 256))
+            self.send(vu.Request.SET_VRING_BASE, vu.VRING_STATE.pack(index, 0))
+            a = ring.addr
+            self.send(
+                vu.Request.SET_VRING_ADDR,
+                vu.VRING_ADDR.pack(index, 0, a.desc, a.used, a.avail, ~0 & (2**64 - 1)),
+            )
+            assert self.send(
+                vu.Request.SET_VRING_ENABLE, vu.VRING_STATE.pack(index, 1)
+            ) == vu.reply_u64(vu.Message(vu.Request.SET_VRING_ENABLE, 0), 0)
+
+    def kick(self, index: int) -> bytes:
+        return self.send(vu.Request.VRING_KICK, vu.VRING_STATE.pack(index, 0))
+
+    def mmio_read(self, bar: int, addr: int, size: int) -> bytes:
+        _, (buf,) = self.rings[0].add(
+            [pcidev.HEADER.pack(pcidev.Op.MMIO_READ, bar, 0, size, addr)], [size]
+        )
+        self.kick(0)
+        return self.view.read(buf, size)
+
+    def mmio_write(self, bar: int, addr: int, data: bytes) -> None:
+        self.rings[0].add(
+            [pcidev.HEADER.pack(pcidev.Op.MMIO_WRITE, bar, 0, len(data), addr) + data]
+        )
+        self.kick(0)
+
+    def cfg_write(self, addr: int, data: bytes) -> None:
+        raw = pcidev.HEADER.pack(pcidev.Op.CFG_WRITE, 0, 0, len(data), addr) + data.ljust(8, b"\0")
+        self.rings[0].add([raw])
+        self.kick(0)
+
+    def slave_messages(self) -> list[tuple[int, int]]:
+        try:
+            data = self.slave.recv(4096)
+        except BlockingIOError:
+            return []
+        out = []
+        for offset in range(0, len(data), 20):
+            request, _flags, _size, index, _ = struct.unpack_from("<IIIII", data, offset)
+            out.append((request, index))
+        return out
+
+    def close(self) -> None:
+        for queue in self.backend.queues:
+            queue.detach()
+        self.view.close()
+        self.conn.close()
+        self.peer.close()
+        self.slave.close()
+
+
+@pytest.fixture
+def frontend(tmp_path: Path) -> Iterator[tuple[Frontend, PciTest]]:
+    model = make_model("pcitest", {"irq": "msi"})
+    assert isinstance(model, PciTest)
+    backend = Backend(model, tmp_path / "dev.sock")
+    front = Frontend(backend)
+    yield front, model
+    front.close()
+    backend.close()
+
+
+def test_a_read_is_answered_before_its_kick_is_acked(frontend: tuple[Frontend, PciTest]) -> None:
+    front, _ = frontend
+    assert front.mmio_read(0, 0, 4) == struct.pack("<I", ID_VALUE)
+    assert front.rings[0].used_idx() == 1
+    assert front.backend.accesses == 1
+
+
+def test_every_posted_write_lands(frontend: tuple[Frontend, PciTest]) -> None:
+    front, model = frontend
+    for value in range(1, 101):
+        front.mmio_write(0, 0x18, struct.pack("<I", value))
+    assert model.accumulated() == (100, 5050)
+    assert front.mmio_read(0, 0x1C, 4) == struct.pack("<I", 100)
+    calls = front.slave_messages()
+    # UML frees posted writes only in its cmd-queue callback: call it now and then.
+    assert calls.count((vu.SlaveRequest.VRING_CALL, 0)) == 100 // RECLAIM_EVERY
+
+
+def test_interrupts_use_lent_buffers_or_wait_for_them(frontend: tuple[Frontend, PciTest]) -> None:
+    front, model = frontend
+    assert not model.raise_vector(0)  # MSI not enabled yet: dropped
+    front.cfg_write(0x48, struct.pack("<H", 0x4321))  # MSI data (32-bit MSI: after the address)
+    front.cfg_write(0x42, struct.pack("<H", 1))  # MSI enable
+    assert model.raise_vector(0)  # no buffer lent yet: queued
+    assert front.slave_messages() == []
+    _, (buf,) = front.rings[1].add([], [20])
+    front.kick(1)
+    assert front.view.read(buf, 18) == pcidev.msi_message(0x4321, msix=False)
+    assert front.slave_messages() == [(vu.SlaveRequest.VRING_CALL, 1)]
+
+
+def test_unknown_requests_get_a_failure_ack(frontend: tuple[Frontend, PciTest]) -> None:
+    front, _ = frontend
+    reply = front.send(vu.Request.SET_LOG_BASE, vu.U64.pack(0))
+    assert reply == vu.reply_u64(vu.Message(vu.Request.SET_LOG_BASE, 0), 1)
+
+
+def test_a_failing_model_answers_all_ones(frontend: tuple[Frontend, PciTest]) -> None:
+    front, _ = frontend
+    assert front.mmio_read(5, 0, 4) == b"\xff" * 4  # no BAR5
+    assert front.mmio_read(0, 0xFFE, 4) == b"\xff" * 4  # past the end of BAR0
+
+
+def test_socket_paths_with_a_colon_are_refused(tmp_path: Path) -> None:
+    from simulators.errors import SimulatorError
+
+    with pytest.raises(SimulatorError, match="no ':'"):
+        Backend(make_model("pcitest", {}), tmp_path / "a:b.sock")
