@@ -14,7 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from ..errors import SimulatorError
-from .backend import Backend
+from .backend import DEFAULT_SPIN, Backend
 from .control import ControlServer
 from .models import make_model, parse_spec
 from .trace import TraceWriter
@@ -34,13 +34,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace", type=Path, help="record every access here")
     parser.add_argument("--slot", default="pci0", help="the device's name in the instance")
     parser.add_argument("--accept-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--spin-us",
+        type=float,
+        default=DEFAULT_SPIN * 1e6,
+        help="microseconds to poll for the next access before sleeping (0: never poll)",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         name, options = parse_spec(args.model)
         function = make_model(name, options)
         trace = TraceWriter(args.trace, name, function.options(), args.slot) if args.trace else None
-        with Backend(function, args.socket, trace=trace) as backend:
+        spin = max(0.0, args.spin_us) / 1e6
+        with Backend(function, args.socket, trace=trace, spin=spin) as backend:
             control = ControlServer(args.control, lambda: function) if args.control else None
             print(READY, flush=True)
             try:

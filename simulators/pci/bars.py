@@ -47,13 +47,13 @@ class MemoryBar(Bar):
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.data = np.zeros(size, dtype=np.uint8)
+        self.raw = bytearray(size)
 
     def read(self, offset: int, size: int) -> bytes:
-        return self.data[offset : offset + size].tobytes()
+        return bytes(self.raw[offset : offset + size])
 
     def write(self, offset: int, data: bytes) -> None:
-        self.data[offset : offset + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        self.raw[offset : offset + len(data)] = data
 
 
 class LockedRegisterFile(RegisterFile):
@@ -106,7 +106,10 @@ class RegisterBar(Bar):
 
     def __init__(self, layout: Any, size: int, lock: threading.RLock, *, device: str) -> None:
         self.size = size
-        self.data = np.zeros(size, dtype=np.uint8)
+        # The bytes, and a numpy view of them for the register file. Accesses
+        # from the driver go to the bytearray: slicing it is much cheaper.
+        self.raw = bytearray(size)
+        self.data = np.frombuffer(self.raw, dtype=np.uint8)
         self.regs = LockedRegisterFile(layout, self.data, lock, device)
         if self.regs.size > size:
             raise SimulatorError(
@@ -119,12 +122,14 @@ class RegisterBar(Bar):
             for byte in range(register.offset, register.offset + register.size):
                 self._owner[byte] = register
         self._touched: dict[tuple[int, int], tuple[Register, ...]] = {}
+        self._read_hooks_at: dict[tuple[int, int], tuple[ReadHook, ...]] = {}
 
     def on_write(self, name: str, hook: WriteHook) -> None:
         self._write_hooks[self.regs.register(name).name] = hook
 
     def on_read(self, name: str, hook: ReadHook) -> None:
         self._read_hooks[self.regs.register(name).name] = hook
+        self._read_hooks_at.clear()
 
     def read_only(self, *names: str) -> None:
         for name in names:
@@ -148,39 +153,41 @@ class RegisterBar(Bar):
         return touched
 
     def read(self, offset: int, size: int) -> bytes:
-        if self._read_hooks:
-            for register in self.registers_at(offset, size):
-                hook = self._read_hooks.get(register.name)
-                if hook is not None:
-                    hook()
-        return self.data[offset : offset + size].tobytes()
+        hooks = self._read_hooks_at.get((offset, size))
+        if hooks is None:
+            found = (self._read_hooks.get(r.name) for r in self.registers_at(offset, size))
+            hooks = self._read_hooks_at[(offset, size)] = tuple(h for h in found if h)
+        for hook in hooks:
+            hook()
+        return bytes(self.raw[offset : offset + size])
 
     def write(self, offset: int, data: bytes) -> None:
         end = offset + len(data)
+        if not self._write_hooks:
+            self.raw[offset:end] = data
+            return
         hooked = [
             (register, hook)
             for register in self.registers_at(offset, len(data))
             if (hook := self._write_hooks.get(register.name)) is not None
         ]
-        olds = [self._value(register) for register, _ in hooked]
-        self.data[offset:end] = np.frombuffer(data, dtype=np.uint8)
+        olds = [self.value(register) for register, _ in hooked]
+        self.raw[offset:end] = data
         for (register, hook), old in zip(hooked, olds, strict=True):
             lo = max(offset, register.offset)
             hi = min(end, register.offset + register.size)
             shift = 8 * (lo - register.offset)
             mask = ((1 << (8 * (hi - lo))) - 1) << shift
-            written = self._value(register)
+            written = self.value(register)
             stored = hook(old, written, mask)
             if stored is None:
                 stored = (old & ~mask) | (written & mask)
-            self._store(register, stored)
+            self.store(register, stored)
 
-    def _value(self, register: Register) -> int:
-        raw = self.data[register.offset : register.offset + register.size]
-        return int.from_bytes(raw.tobytes(), "little")
+    def value(self, register: Register) -> int:
+        """A register's raw value, little-endian (hooks and interrupt levels use it)."""
+        return int.from_bytes(self.raw[register.offset : register.offset + register.size], "little")
 
-    def _store(self, register: Register, value: int) -> None:
+    def store(self, register: Register, value: int) -> None:
         raw = (value & ((1 << (8 * register.size)) - 1)).to_bytes(register.size, "little")
-        self.data[register.offset : register.offset + register.size] = np.frombuffer(
-            raw, dtype=np.uint8
-        )
+        self.raw[register.offset : register.offset + register.size] = raw

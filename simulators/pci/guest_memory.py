@@ -45,6 +45,8 @@ class GuestMemory(Closing):
                 os.close(fd)
             raise SimulatorError(f"SET_MEM_TABLE: {len(regions)} regions but {len(fds)} fds")
         self._mapped: list[_Mapped] = []
+        # The common case, one region: its bounds and view, for a quick lookup.
+        self._first: tuple[int, int, memoryview] | None = None
         try:
             for region, fd in zip(regions, fds, strict=True):
                 mm = mmap.mmap(fd, region.mmap_offset + region.size, mmap.MAP_SHARED)
@@ -53,6 +55,16 @@ class GuestMemory(Closing):
         finally:
             for fd in fds:
                 os.close(fd)
+        if self._mapped:
+            first = self._mapped[0]
+            start = first.region.guest_addr
+            self._first = (start, start + first.region.size, first.view)
+
+    def main_region(self) -> tuple[int, int, memoryview]:
+        """(first address, end, view) of the first region, where rings and buffers live."""
+        if self._first is None:
+            raise DmaError("no guest memory is mapped")
+        return self._first
 
     @property
     def regions(self) -> list[MemRegion]:
@@ -60,6 +72,10 @@ class GuestMemory(Closing):
 
     def slice(self, addr: int, length: int) -> memoryview:
         """`length` bytes at guest-physical `addr`, in place (writes reach the guest)."""
+        first = self._first
+        if first is not None and first[0] <= addr and addr + length <= first[1]:
+            offset = addr - first[0]
+            return first[2][offset : offset + length]
         for mapped in self._mapped:
             if mapped.contains(addr, length):
                 start = addr - mapped.region.guest_addr
@@ -81,6 +97,7 @@ class GuestMemory(Closing):
         self.slice(addr, len(data))[:] = data
 
     def close(self) -> None:
+        self._first = None
         for mapped in self._mapped:
             mapped.view.release()
             # Someone may still hold a view (a model's DMA array, a request

@@ -18,6 +18,9 @@ from .guest_memory import GuestMemory
 from .vhost_user import ProtocolError, VringAddr
 
 DESC = struct.Struct("<QIHH")
+assert DESC.size == 16  # `index << 4` in _walk
+_DESC = DESC.unpack_from
+_U16 = struct.Struct("<H").unpack_from
 USED_ELEM = struct.Struct("<II")
 DESC_F_NEXT = 1
 DESC_F_WRITE = 2
@@ -25,7 +28,7 @@ DESC_F_INDIRECT = 4
 MAX_QUEUE_SIZE = 256  # virtio_uml's MAX_SUPPORTED_QUEUE_SIZE
 
 
-@dataclass
+@dataclass(slots=True)
 class Chain:
     """One request: the bytes the driver wrote (concatenated) and where the reply goes."""
 
@@ -39,6 +42,9 @@ class Chain:
 
     def reply(self, data: bytes) -> int:
         """Fill the device-writable buffers with `data` (in order); the bytes written."""
+        if len(self.inbufs) == 1 and len(data) <= len(self.inbufs[0]):
+            self.inbufs[0][: len(data)] = data
+            return len(data)
         written = 0
         for buf in self.inbufs:
             if written >= len(data):
@@ -63,6 +69,7 @@ class SplitVirtqueue:
         self._avail_idx: ctypes.c_uint16 | None = None
         self._used_ring: memoryview | None = None
         self._used_idx: ctypes.c_uint16 | None = None
+        self._region: tuple[int, int, memoryview] = (0, 0, memoryview(b""))
 
     @property
     def ready(self) -> bool:
@@ -79,6 +86,7 @@ class SplitVirtqueue:
     def set_addr(self, mem: GuestMemory, addr: VringAddr) -> None:
         num = self.num
         self._mem = mem
+        self._region = mem.main_region()
         self._desc = mem.slice(addr.desc, DESC.size * num)
         avail = mem.slice(addr.avail, 4 + 2 * num)
         used = mem.slice(addr.used, 4 + USED_ELEM.size * num)
@@ -95,17 +103,23 @@ class SplitVirtqueue:
                 view.release()
         self._desc = self._avail_ring = self._used_ring = None
         self._mem = None
+        self._region = (0, 0, memoryview(b""))
 
     def pop(self) -> Chain | None:
         """The next request in avail order, or None when the driver has queued nothing more."""
-        if self._avail_idx is None or self._avail_ring is None:
+        avail_idx = self._avail_idx
+        if avail_idx is None or self._avail_ring is None:
             return None
-        if self.last_avail == self._avail_idx.value:
+        last = self.last_avail
+        if last == avail_idx.value:
             return None
-        slot = self.last_avail % self.num
-        (head,) = struct.unpack_from("<H", self._avail_ring, 2 * slot)
-        self.last_avail = (self.last_avail + 1) & 0xFFFF
+        (head,) = _U16(self._avail_ring, 2 * (last % self.num))
+        self.last_avail = (last + 1) & 0xFFFF
         return self._walk(head)
+
+    def drained(self) -> bool:
+        """Whether every chain the driver has made available was popped."""
+        return self._avail_idx is None or self.last_avail == self._avail_idx.value
 
     def push(self, head: int, written: int) -> None:
         """Return chain `head` to the driver: the used entry first, then the index."""
@@ -115,21 +129,26 @@ class SplitVirtqueue:
         self._used_idx.value = (used + 1) & 0xFFFF
 
     def _walk(self, head: int) -> Chain:
+        # Every access of the driver comes through here: few Python operations.
         assert self._desc is not None and self._mem is not None
         out: list[bytes] = []
-        chain = Chain(head, b"")
+        inbufs: list[memoryview] = []
+        desc, slice_ = self._desc, self._mem.slice
+        start, end, view = self._region
         index = head
         for _ in range(self.num):
-            addr, length, flags, next_index = DESC.unpack_from(self._desc, DESC.size * index)
-            if flags & DESC_F_INDIRECT:
-                raise ProtocolError(f"queue {self.index}: indirect descriptor (not negotiated)")
-            data = self._mem.slice(addr, length)
-            if flags & DESC_F_WRITE:
-                chain.inbufs.append(data)
+            addr, length, flags, next_index = _DESC(desc, index << 4)
+            if start <= addr and addr + length <= end:
+                data = view[addr - start : addr - start + length]
             else:
-                out.append(bytes(data))
+                data = slice_(addr, length)
+            if flags & DESC_F_WRITE:
+                inbufs.append(data)
+            elif flags & DESC_F_INDIRECT:
+                raise ProtocolError(f"queue {self.index}: indirect descriptor (not negotiated)")
+            else:
+                out.append(data.tobytes())
             if not flags & DESC_F_NEXT:
-                chain.out = out[0] if len(out) == 1 else b"".join(out)
-                return chain
+                return Chain(head, out[0] if len(out) == 1 else b"".join(out), inbufs)
             index = next_index
         raise ProtocolError(f"queue {self.index}: descriptor chain from {head} loops")

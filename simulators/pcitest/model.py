@@ -104,7 +104,7 @@ class PciTest(PciFunction):
         return 0
 
     def _show_count(self) -> None:
-        self.bar.data[0x1C:0x20] = list(self.accum_count.to_bytes(4, "little"))
+        self.bar.store(self.bar.regs.register("ACCUM_COUNT"), self.accum_count)
 
     def _raise(self, old: int, new: int, mask: int) -> int:
         vector = new & 0xFF

@@ -106,10 +106,9 @@ class Rtl8111Pci(PciFunction):
     # --- the chip's interrupt -----------------------------------------------------
 
     def interrupt_level(self) -> bool:
-        data = self.bar.data
-        status = int(data[0x3E]) | int(data[0x3F]) << 8
-        mask = int(data[0x3C]) | int(data[0x3D]) << 8
-        return bool(status & mask)
+        # Straight from the bytes: this runs after every access of the driver.
+        masks = self.bar.raw[0x3C:0x40]  # IntrMask, IntrStatus
+        return bool((masks[0] & masks[2]) | (masks[1] & masks[3]))
 
     # --- register side effects --------------------------------------------------------
 
@@ -146,12 +145,9 @@ class Rtl8111Pci(PciFunction):
         address = command & 0xFFF
         data = self.bar.regs.register(data_name)
         if command & FLAG:
-            store[address] = int.from_bytes(
-                self.bar.data[data.offset : data.offset + 4].tobytes(), "little"
-            )
+            store[address] = self.bar.value(data)
             return command & ~FLAG
-        value = store.get(address, 0)
-        self.bar.data[data.offset : data.offset + 4] = list(value.to_bytes(4, "little"))
+        self.bar.store(data, store.get(address, 0))
         return command | FLAG
 
     def _tx_ring_moved(self, old: int, new: int, mask: int) -> None:
