@@ -11,6 +11,7 @@ import threading
 import zlib
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import SimulatorError
 from ..pci.bars import RegisterBar
@@ -24,10 +25,14 @@ DEVICE = 0x7401
 MSIX_VECTORS = 4
 
 
-def pattern(length: int, seed: int) -> bytes:
+# (i * 31) & 0xff for every offset a DMA can have; adding the seed wraps in uint8.
+_STRIDE_31 = ((np.arange(DMA_MAX, dtype=np.uint32) * 31) & 0xFF).astype(np.uint8)
+
+
+def pattern(length: int, seed: int) -> npt.NDArray[np.uint8]:
     """What FROM_DEVICE writes: byte i = (i * 31 + seed) & 0xff."""
-    index = np.arange(length, dtype=np.uint32)
-    return ((index * 31 + seed) & 0xFF).astype(np.uint8).tobytes()
+    shifted: npt.NDArray[np.uint8] = _STRIDE_31[:length] + np.uint8(seed & 0xFF)
+    return shifted
 
 
 class PciTest(PciFunction):
@@ -128,8 +133,9 @@ class PciTest(PciFunction):
             if op == DmaCmd.TO_DEVICE:
                 self.last_dma = memory.read(addr, length)
             else:
-                self.last_dma = pattern(length, regs.read("DMA_SEED"))
-                memory.write(addr, self.last_dma)
+                written = pattern(length, regs.read("DMA_SEED"))
+                memory.array(addr, length)[:] = written
+                self.last_dma = written.tobytes()
             regs.write("DMA_CRC", zlib.crc32(self.last_dma))
         except SimulatorError:
             status = DmaStatus.ERROR
