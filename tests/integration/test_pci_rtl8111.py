@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -228,3 +229,50 @@ def test_bad_pci_options_are_one_line_errors() -> None:
         assert done.returncode != 0
         assert message in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_console_boot_then_sim_toggles_then_stop(tmp_path: Path) -> None:
+    """The acceptance as a user runs it: `umlharness boot --pci rtl8111` in one shell,
+    `sim link toggle` four times in another, then `umlharness stop`."""
+    env = {**os.environ, "UMLHARNESS_RUN": str(tmp_path / "run")}
+    log = (tmp_path / "boot.log").open("w")
+    boot = subprocess.Popen(
+        [UMLHARNESS, "boot", "--pci", "rtl8111", "--umid", "uh-accept"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "Link is Up" not in (tmp_path / "boot.log").read_text():
+            assert boot.poll() is None and time.monotonic() < deadline, "no link at boot"
+            time.sleep(0.1)
+        for expected in ("DOWN", "UP", "DOWN", "UP"):
+            done = subprocess.run(
+                [SIM, "link", "toggle"], capture_output=True, text=True, timeout=30, env=env
+            )
+            assert done.stdout.strip() == f"Changing Link Status to {expected}", done.stderr
+        stopped = subprocess.run(
+            [UMLHARNESS, "stop", "uh-accept"], capture_output=True, text=True, timeout=30, env=env
+        )
+        assert stopped.returncode == 0, stopped.stderr
+        boot.wait(timeout=30)
+    finally:
+        if boot.poll() is None:
+            boot.kill()
+            boot.wait()
+        log.close()
+    kernel = (tmp_path / "boot.log").read_text()
+    assert LINK.findall(kernel)[:5] == ["Up", "Down", "Up", "Down", "Up"]
+    assert "WARNING" not in kernel and "reboot: System halted" in kernel
+    assert not (tmp_path / "run" / "uh-accept").exists()
+
+
+@pytest.mark.uml(pci=["rtl8111"])
+def test_the_plugins_rtl8111_fixture_drives_the_pci_model(uml: Instance, rtl8111: Any) -> None:
+    rtl8111.link_down()
+    assert carrier_is(uml, 0)
+    rtl8111.link_up()
+    assert carrier_is(uml, 1)
+    assert rtl8111.link_state().up
