@@ -1,4 +1,9 @@
-"""The PCI device models `--pci NAME[,key=value...]` can name."""
+"""The PCI device models `--pci NAME[,key=value...]` can name.
+
+NAME is one of the models here, or `package.module:Class` for a model of
+your own (a `PciFunction` subclass importable by the backend's Python);
+the options are its constructor's keyword arguments, all strings.
+"""
 
 from __future__ import annotations
 
@@ -30,14 +35,23 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
 
 
 def make_model(name: str, options: dict[str, str]) -> PciFunction:
-    where = MODELS.get(name)
+    where = MODELS.get(name) or (name if ":" in name else None)
     if where is None:
-        raise SimulatorError(f"no PCI model {name!r}; models: {', '.join(sorted(MODELS))}")
+        raise SimulatorError(
+            f"no PCI model {name!r}; models: {', '.join(sorted(MODELS))}, "
+            "or your own as package.module:Class"
+        )
     module, _, attribute = where.partition(":")
-    factory = cast(Callable[..., PciFunction], getattr(importlib.import_module(module), attribute))
-    accepted = [p for p in inspect.signature(factory).parameters if p != "self"]
+    try:
+        factory = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as error:
+        raise SimulatorError(f"PCI model {name}: cannot import it ({error})") from None
+    if not (isinstance(factory, type) and issubclass(factory, PciFunction)):
+        raise SimulatorError(f"PCI model {name}: not a PciFunction subclass")
+    model_class = cast(Callable[..., PciFunction], factory)
+    accepted = [p for p in inspect.signature(model_class).parameters if p != "self"]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         have = ", ".join(accepted) or "none"
         raise SimulatorError(f"{name}: unknown option {', '.join(unknown)} (options: {have})")
-    return factory(**options)
+    return model_class(**options)

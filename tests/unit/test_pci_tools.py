@@ -104,3 +104,12 @@ def test_control_calls_reach_the_model_and_errors_come_back(tmp_path: Path) -> N
 def test_no_backend_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SimulatorError, match="no PCI backend listens"):
         RemoteModel(tmp_path / "gone").add(1)
+
+
+def test_your_own_model_by_import_path() -> None:
+    model = make_model("simulators.pcitest.model:PciTest", {"irq": "msi"})
+    assert model.name == "pcitest" and model.options() == {"irq": "msi"}
+    with pytest.raises(SimulatorError, match="not a PciFunction subclass"):
+        make_model("os:path", {})
+    with pytest.raises(SimulatorError, match="cannot import it"):
+        make_model("no_such_package.models:Device", {})
