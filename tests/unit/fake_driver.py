@@ -114,6 +114,14 @@ class AlertHandler:
         if reading > threshold:
             self.alerts.append((reading, threshold))
 
+    def wait_for(self, count: int, timeout: float = 2.0) -> list[tuple[int, int]]:
+        """The alerts, once `count` are in: the simulator returns when ALERT is cleared,
+        which this handler does before it reads the registers, as the driver does."""
+        deadline = time.monotonic() + timeout
+        while len(self.alerts) < count and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return self.alerts
+
 
 def load_thermo(regs: RegisterFile, threshold: int = 8000) -> None:
     """The registers as uh_thermo leaves them once loaded (threshold in hundredths)."""

@@ -56,7 +56,7 @@ def test_set_over_the_threshold_raises_the_alert(
         0,
         "Temperature 85.00 C, over 80.00 C: alert acknowledged by the driver\n",
     )
-    assert handler.alerts == [(8500, 8000)]
+    assert handler.wait_for(1) == [(8500, 8000)]
     assert regs.read("ID") == THERMO_ID  # set resets the sensor first
     assert run("thermo", "set", "86", "--iomem", iomem, "--irq", sock) == (
         0,

@@ -46,7 +46,7 @@ def test_crossing_the_threshold_raises_an_acknowledged_alert(
 ) -> None:
     assert sensor.set_temperature(25) is False
     assert sensor.set_temperature(81.23) is True
-    assert handler.alerts == [(8123, 8000)]  # the driver read the new reading
+    assert handler.wait_for(1) == [(8123, 8000)]  # the driver read the new reading
     assert regs.read("STATUS") == Status.DATA_READY  # ALERT acknowledged
     assert sensor.state() == ThermoState(0, True, True, 8123, 8000, False)
 
@@ -64,7 +64,7 @@ def test_staying_over_raises_no_new_alert_and_dropping_rearms(
     sensor: Thermo, handler: AlertHandler, driver: FakeDriver
 ) -> None:
     assert [sensor.set_temperature(t) for t in (85, 90, 70, 95)] == [True, False, False, True]
-    assert handler.alerts == [(8500, 8000), (9500, 8000)]
+    assert handler.wait_for(2) == [(8500, 8000), (9500, 8000)]
 
 
 def test_the_threshold_the_driver_programmed_counts(
@@ -72,7 +72,7 @@ def test_the_threshold_the_driver_programmed_counts(
 ) -> None:
     regs.write("THRESHOLD", -500)  # -5.00 C
     assert sensor.set_temperature(-4.99) is True
-    assert handler.alerts == [(-499, -500)]
+    assert handler.wait_for(1) == [(-499, -500)]
 
 
 def test_no_alert_while_alert_ie_is_off(
