@@ -344,6 +344,10 @@ static ssize_t dma_store(struct device *dev, struct device_attribute *attr,
 	before = atomic_read(&pt->irq_count[0]);
 	start = ktime_get_ns();
 	iowrite32(cmd, pt->regs + PT_DMA_CMD);
+	/*
+	 * The write is posted; the device carries the command out before it
+	 * answers any later access, so this read returns once it is done.
+	 */
 	status = ioread32(pt->regs + PT_DMA_STATUS);
 	ns = ktime_get_ns() - start;
 	if (cmd & PT_DMA_IRQ)
