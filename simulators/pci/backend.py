@@ -275,50 +275,51 @@ class Backend(Closing):
         return acked
 
     def _execute(self, chain: Chain) -> int:
-        """Carry out one access; the bytes written back to the driver."""
+        """Carry out one access; the bytes written back to the driver.
+
+        A request that cannot be carried out (a malformed command, a model
+        error, a bug in a model) is logged and, for a read, answered with
+        all-ones, as a PCI read nobody claims is: the device stays.
+        """
         self.accesses += 1
         out = chain.out
-        if self.trace is None and len(out) >= _HEADER_SIZE:
-            # The common accesses without building a Command: this is the hot path.
-            op, bar, _reserved, size, addr = _unpack_header(out)
-            if op == _MMIO_READ:
-                return chain.reply(self.function.mmio_read(bar, addr, size))
-            if op == _MMIO_WRITE and len(out) >= _HEADER_SIZE + size:
-                self.function.mmio_write(bar, addr, out[_HEADER_SIZE : _HEADER_SIZE + size])
-                return 0
         try:
-            command = pcidev.decode(chain.out)
-        except ProtocolError as error:
-            self.log(f"cmd queue: {error}")
+            if self.trace is None and len(out) >= _HEADER_SIZE:
+                # The common accesses without building a Command: the hot path.
+                op, bar, _reserved, size, addr = _unpack_header(out)
+                if op == _MMIO_READ:
+                    return chain.reply(self.function.mmio_read(bar, addr, size))
+                if op == _MMIO_WRITE and len(out) >= _HEADER_SIZE + size:
+                    self.function.mmio_write(bar, addr, out[_HEADER_SIZE : _HEADER_SIZE + size])
+                    return 0
+            command = pcidev.decode(out)
+            reply = self._dispatch(command)
+        except (ProtocolError, SimulatorError) as error:
+            self.log(f"{_describe(out)}: {error}")
             return chain.reply(b"\xff" * chain.in_size)
-        function = self.function
-        op = command.op
-        reply = b""
-        try:
-            if op == Op.MMIO_READ:
-                reply = function.mmio_read(command.bar, command.addr, command.size)
-            elif op == Op.MMIO_WRITE:
-                function.mmio_write(command.bar, command.addr, command.data)
-            elif op == Op.CFG_READ:
-                reply = function.cfg_read(command.addr, command.size)
-            elif op == Op.CFG_WRITE:
-                function.cfg_write(command.addr, command.data)
-            elif op == Op.MMIO_MEMSET:
-                function.mmio_memset(command.bar, command.addr, command.data[0], command.size)
-            else:
-                self.log(f"cmd queue: unexpected {op.name}")
-        except SimulatorError as error:
-            self.log(f"{op.name} bar {command.bar} {command.addr:#x}: {error}")
-            reply = b"\xff" * command.size if op in (Op.MMIO_READ, Op.CFG_READ) else b""
         except Exception:  # a bug in a model must not take the device away
-            self.log(
-                f"{op.name} bar {command.bar} {command.addr:#x} failed:\n{traceback.format_exc()}"
-            )
-            reply = b"\xff" * command.size if op in (Op.MMIO_READ, Op.CFG_READ) else b""
+            self.log(f"{_describe(out)} failed:\n{traceback.format_exc()}")
+            return chain.reply(b"\xff" * chain.in_size)
         if self.trace is not None:
-            data = reply if op in (Op.MMIO_READ, Op.CFG_READ) else command.data
-            self.trace.record(op.name, command.bar, command.addr, command.size, data)
+            data = reply if command.op in (Op.MMIO_READ, Op.CFG_READ) else command.data
+            self.trace.record(command.op.name, command.bar, command.addr, command.size, data)
         return chain.reply(reply) if reply else 0
+
+    def _dispatch(self, command: pcidev.Command) -> bytes:
+        function, op = self.function, command.op
+        if op == Op.MMIO_READ:
+            return function.mmio_read(command.bar, command.addr, command.size)
+        if op == Op.MMIO_WRITE:
+            function.mmio_write(command.bar, command.addr, command.data)
+        elif op == Op.CFG_READ:
+            return function.cfg_read(command.addr, command.size)
+        elif op == Op.CFG_WRITE:
+            function.cfg_write(command.addr, command.data)
+        elif op == Op.MMIO_MEMSET:
+            function.mmio_memset(command.bar, command.addr, command.data[0], command.size)
+        else:
+            raise ProtocolError(f"unexpected {op.name} on the command queue")
+        return b""
 
     def _send_irq(self, message: bytes) -> None:
         """The function's interrupt sender: now, or when UML next lends a buffer."""
@@ -346,6 +347,15 @@ class Backend(Closing):
             os.write(self._slave_fd, vring_call(index))
         except OSError as error:
             self.log(f"slave channel: {error.strerror}")
+
+
+def _describe(out: bytes) -> str:
+    """An access for the log: "MMIO_READ bar 2 0x3e" (or the raw bytes if malformed)."""
+    if len(out) < _HEADER_SIZE:
+        return f"command {out.hex()}"
+    op, bar, _reserved, size, addr = _unpack_header(out)
+    name = Op(op).name if op in Op._value2member_map_ else f"op {op}"
+    return f"{name} bar {bar} {addr:#x} size {size}"
 
 
 _HEADER_SIZE = pcidev.HEADER.size

@@ -240,7 +240,6 @@ class MessageReader:
                     self._fds.extend(received)
             buffer += data
 
-
     def _receive(self) -> tuple[bytes, list[tuple[int, int, bytes]]]:
         """The next bytes: polled for `spin` seconds first, then waited for.
 

@@ -174,3 +174,24 @@ def test_socket_paths_with_a_colon_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(SimulatorError, match="no ':'"):
         Backend(make_model("pcitest", {}), tmp_path / "a:b.sock")
+
+
+def test_a_model_bug_is_logged_and_the_device_stays(tmp_path: Path) -> None:
+    model = make_model("pcitest", {})
+    assert isinstance(model, PciTest)
+    logged: list[str] = []
+    backend = Backend(model, tmp_path / "dev.sock", log=logged.append)
+    front = Frontend(backend)
+    try:
+
+        def broken() -> None:
+            raise ZeroDivisionError("bug in a read hook")
+
+        model.bar.on_read("SCRATCH32", broken)
+        assert front.mmio_read(0, 0x0C, 4) == b"\xff" * 4
+        assert "MMIO_READ bar 0 0xc size 4 failed" in logged[0]
+        assert "ZeroDivisionError: bug in a read hook" in logged[0]
+        assert front.mmio_read(0, 0, 4) == struct.pack("<I", ID_VALUE)  # still serving
+    finally:
+        front.close()
+        backend.close()
