@@ -250,7 +250,9 @@ class Backend(Closing):
         been applied (so no posted write is lost to a full queue) but before
         a read that ends the queue: UML cannot queue anything more until that
         read completes, and while the ACK travels and UML starts polling the
-        used ring, the read is being answered. Returns whether it was sent.
+        used ring, the read is being answered. A lone read (most kicks) is
+        acknowledged before it is even taken off the queue. Returns whether
+        the ACK was sent.
         """
         if index == pcidev.IRQ_QUEUE:
             while self._pending_irqs and self._deliver_irq(self._pending_irqs[0]):
@@ -260,6 +262,9 @@ class Backend(Closing):
         if index != pcidev.CMD_QUEUE or not queue.ready:
             return False
         acked = False
+        if ack is not None and queue.awaits_only():
+            ack()
+            acked = True
         while (chain := queue.pop()) is not None:
             if chain.inbufs:
                 if ack is not None and not acked and queue.drained():

@@ -20,6 +20,7 @@ from .vhost_user import ProtocolError, VringAddr
 DESC = struct.Struct("<QIHH")
 assert DESC.size == 16  # `index << 4` in _walk
 _DESC = DESC.unpack_from
+_DESC_FLAGS = 12  # offset of `flags` in a descriptor
 _U16 = struct.Struct("<H").unpack_from
 USED_ELEM = struct.Struct("<II")
 DESC_F_NEXT = 1
@@ -116,6 +117,23 @@ class SplitVirtqueue:
         (head,) = _U16(self._avail_ring, 2 * (last % self.num))
         self.last_avail = (last + 1) & 0xFFFF
         return self._walk(head)
+
+    def awaits_only(self) -> bool:
+        """Whether one chain is queued and the driver will poll for its completion.
+
+        virt-pci polls the used ring for every chain of more than one
+        descriptor (a read: header, then the buffer for the answer); a chain
+        of one is a posted write. Only the head descriptor is looked at.
+        """
+        avail_idx = self._avail_idx
+        if avail_idx is None or self._avail_ring is None or self._desc is None:
+            return False
+        last = self.last_avail
+        if (avail_idx.value - last) & 0xFFFF != 1:
+            return False
+        (head,) = _U16(self._avail_ring, 2 * (last % self.num))
+        (flags,) = _U16(self._desc, (head << 4) + _DESC_FLAGS)
+        return bool(flags & DESC_F_NEXT)
 
     def drained(self) -> bool:
         """Whether every chain the driver has made available was popped."""

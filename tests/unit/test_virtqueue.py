@@ -42,6 +42,25 @@ def test_chains_come_out_as_queued_and_go_back_used() -> None:
         queue.detach()
 
 
+def test_a_lone_chain_with_a_reply_buffer_is_one_the_driver_awaits() -> None:
+    with guest_memory() as memory:
+        ring = DriverRing(memory, 0)
+        queue = ring.queue()
+        read = pcidev.HEADER.pack(pcidev.Op.MMIO_READ, 0, 0, 4, 0)
+        write = pcidev.HEADER.pack(pcidev.Op.MMIO_WRITE, 0, 0, 4, 0) + bytes(4)
+        assert not queue.awaits_only()  # nothing queued
+        ring.add([read], [4])
+        assert queue.awaits_only()
+        ring.add([write])
+        assert not queue.awaits_only()  # two queued
+        queue.pop()
+        assert not queue.awaits_only()  # a posted write
+        queue.pop()
+        ring.add([write[:16], write[16:]])  # a write UML could not post in one buffer
+        assert queue.awaits_only()
+        queue.detach()
+
+
 def test_device_readable_descriptors_are_concatenated() -> None:
     # An MMIO write whose kmalloc failed arrives as header + data in two descriptors.
     with guest_memory() as memory:
