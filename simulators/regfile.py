@@ -184,6 +184,7 @@ class RegisterFile:
             )
         self._buffer = buffer
         self._patterns: dict[tuple[str, int], Buffer] = {}
+        self._touched: dict[tuple[str, int], tuple[tuple[int, int], ...]] = {}
         self._probes: dict[tuple[str, int], tuple[Buffer, int] | None] = {}
 
     # --- whole registers -------------------------------------------------
@@ -214,16 +215,16 @@ class RegisterFile:
     def set_bits(self, name: str, mask: int) -> None:
         """OR `mask` into a register, byte by byte, leaving bytes outside the mask untouched."""
         register = self.register(name)
-        pattern = self._pattern(register, mask)
-        raw, touched = self._raw(register), np.flatnonzero(pattern)
-        raw[touched] |= pattern[touched]
+        buffer, base = self._buffer, register.offset
+        for index, bits in self._mask_bytes(register, mask):
+            buffer[base + index] |= bits
 
     def clear_bits(self, name: str, mask: int) -> None:
         """Clear the bits of `mask` in a register, byte by byte, like `set_bits`."""
         register = self.register(name)
-        pattern = self._pattern(register, mask)
-        raw, touched = self._raw(register), np.flatnonzero(pattern)
-        raw[touched] &= ~pattern[touched]
+        buffer, base = self._buffer, register.offset
+        for index, bits in self._mask_bytes(register, mask):
+            buffer[base + index] &= ~bits & 0xFF
 
     def any_set(self, name: str, mask: int) -> bool:
         """Whether any bit of `mask` is set: a cheap test for polling (no parsing).
@@ -328,6 +329,17 @@ class RegisterFile:
         new = (raw & ~keep) | (np.frombuffer(data, np.uint8) & keep)
         changed = raw != new
         raw[changed] = new[changed]
+
+    def _mask_bytes(self, register: Register, mask: int) -> tuple[tuple[int, int], ...]:
+        """(byte index, bits) of the bytes `mask` touches: set_bits runs on every interrupt."""
+        key = (register.name, mask)
+        touched = self._touched.get(key)
+        if touched is None:
+            pattern = self._pattern(register, mask)
+            touched = self._touched[key] = tuple(
+                (int(index), int(pattern[index])) for index in np.flatnonzero(pattern)
+            )
+        return touched
 
     def _pattern(self, register: Register, mask: int) -> Buffer:
         """`mask` as the register's bytes hold it, built by construct once and then cached."""

@@ -23,6 +23,8 @@ from ..regfile import Register, RegisterFile
 WriteHook = Callable[[int, int, int], "int | None"]
 #: hook() before a read; it may update the register (a counter, a handshake bit).
 ReadHook = Callable[[], None]
+#: A write hook as an access meets it: (register, hook, the bits of it the access covers).
+_HookedWrite = tuple[Register, WriteHook, int]
 
 
 class Bar(abc.ABC):
@@ -123,9 +125,11 @@ class RegisterBar(Bar):
                 self._owner[byte] = register
         self._touched: dict[tuple[int, int], tuple[Register, ...]] = {}
         self._read_hooks_at: dict[tuple[int, int], tuple[ReadHook, ...]] = {}
+        self._write_hooks_at: dict[tuple[int, int], tuple[_HookedWrite, ...]] = {}
 
     def on_write(self, name: str, hook: WriteHook) -> None:
         self._write_hooks[self.regs.register(name).name] = hook
+        self._write_hooks_at.clear()
 
     def on_read(self, name: str, hook: ReadHook) -> None:
         self._read_hooks[self.regs.register(name).name] = hook
@@ -163,26 +167,32 @@ class RegisterBar(Bar):
 
     def write(self, offset: int, data: bytes) -> None:
         end = offset + len(data)
-        if not self._write_hooks:
+        hooked = self._write_hooks_at.get((offset, len(data)))
+        if hooked is None:
+            hooked = self._write_hooks_at[(offset, len(data))] = self._hooked(offset, len(data))
+        if not hooked:
             self.raw[offset:end] = data
             return
-        hooked = [
-            (register, hook)
-            for register in self.registers_at(offset, len(data))
-            if (hook := self._write_hooks.get(register.name)) is not None
-        ]
-        olds = [self.value(register) for register, _ in hooked]
+        olds = [self.value(register) for register, _, _ in hooked]
         self.raw[offset:end] = data
-        for (register, hook), old in zip(hooked, olds, strict=True):
-            lo = max(offset, register.offset)
-            hi = min(end, register.offset + register.size)
-            shift = 8 * (lo - register.offset)
-            mask = ((1 << (8 * (hi - lo))) - 1) << shift
+        for (register, hook, mask), old in zip(hooked, olds, strict=True):
             written = self.value(register)
             stored = hook(old, written, mask)
             if stored is None:
                 stored = (old & ~mask) | (written & mask)
             self.store(register, stored)
+
+    def _hooked(self, offset: int, size: int) -> tuple[_HookedWrite, ...]:
+        """The hooked registers a write overlaps, each with the bits of it the write covers."""
+        hooked = []
+        for register in self.registers_at(offset, size):
+            hook = self._write_hooks.get(register.name)
+            if hook is not None:
+                lo = max(offset, register.offset)
+                hi = min(offset + size, register.offset + register.size)
+                mask = ((1 << (8 * (hi - lo))) - 1) << (8 * (lo - register.offset))
+                hooked.append((register, hook, mask))
+        return tuple(hooked)
 
     def value(self, register: Register) -> int:
         """A register's raw value, little-endian (hooks and interrupt levels use it)."""

@@ -107,10 +107,11 @@ class PciFunction:
                     raise SimulatorError(
                         f"MSI-X vector {vector}: the device has {config.msix_vectors}"
                     )
-                if config.msix_function_masked or self._msix_entry(vector)[3] & MSIX_ENTRY_MASKED:
+                _, _, data, control = self._msix_entry(vector)
+                if config.msix_function_masked or control & MSIX_ENTRY_MASKED:
                     self._set_pending(vector, True)
                     return True
-                return self._send(msi_message(self._msix_entry(vector)[2], msix=True))
+                return self._send(msi_message(data, msix=True))
             if config.msi_enabled:
                 if vector != 0:
                     raise SimulatorError(f"MSI vector {vector}: MSI has one vector here, 0")
@@ -216,11 +217,12 @@ class PciFunction:
         """The driver wrote the MSI-X table: deliver what it unmasked while pending."""
         if not self._msix_pending or not self.config.msix_enabled:
             return
+        if self.config.msix_function_masked:
+            return
         for vector in range(self.config.msix_vectors):
-            if (
-                self._msix_pending & (1 << vector)
-                and not self.config.msix_function_masked
-                and not self._msix_entry(vector)[3] & MSIX_ENTRY_MASKED
-            ):
+            if not self._msix_pending & (1 << vector):
+                continue
+            _, _, data, control = self._msix_entry(vector)
+            if not control & MSIX_ENTRY_MASKED:
                 self._set_pending(vector, False)
-                self._send(msi_message(self._msix_entry(vector)[2], msix=True))
+                self._send(msi_message(data, msix=True))
