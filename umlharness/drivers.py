@@ -69,18 +69,18 @@ def build_drivers(
 
     def build(out: Path, log: Path) -> None:
         (out / "modules").mkdir()
-        sources = []
+        sources: list[tuple[Path, tuple[Path, Path]]] = []
         for index, directory in enumerate(dirs):
             # Each tree keeps its layout, so relative includes (../include) still work.
             src = out / "src" / f"{index}-{directory.name}"
             shutil.copytree(directory, src, ignore=shutil.ignore_patterns("*.o", "*.ko", ".*.cmd"))
-            sources += module_dirs(src)
-        names = [module_dir.name for module_dir in sources]
+            sources += [(module_dir, (src, directory.resolve())) for module_dir in module_dirs(src)]
+        names = [module_dir.name for module_dir, _ in sources]
         reporter.phase(
             f"building {len(sources)} driver(s) against Linux {kernel.release}", len(sources)
         )
-        for module_dir in sources:
-            build_one(kernel, module_dir, log)
+        for module_dir, shown_as in sources:
+            build_one(kernel, module_dir, log, shown_as)
             for ko in module_dir.glob("*.ko"):
                 if (out / "modules" / ko.name).exists():
                     raise HarnessError(f"two drivers build {ko.name}: {', '.join(names)}")
@@ -90,10 +90,22 @@ def build_drivers(
     return BuiltDrivers(entry.ensure(build))
 
 
-def build_one(kernel: Kernel, module_dir: Path, log: Path) -> None:
+def build_one(
+    kernel: Kernel, module_dir: Path, log: Path, shown_as: tuple[Path, Path] | None = None
+) -> None:
+    """Build the module(s) in `module_dir`, warning-free with W=1.
+
+    `shown_as` = (copy, original) names the sources by their original paths
+    in `__FILE__` and debug info, so a WARN's file:line points at the
+    driver's own tree rather than at the build's temporary copy.
+    """
+    command = ["make", "-C", str(kernel.tree), f"M={module_dir}", "ARCH=um", "W=1"]
+    if shown_as is not None and not any(" " in str(path) for path in shown_as):
+        # (KCFLAGS is split at spaces on its way to the compiler.)
+        command.append(f"KCFLAGS=-ffile-prefix-map={shown_as[0]}={shown_as[1]}")
     lines: list[str] = []
     run_logged(
-        ["make", "-C", str(kernel.tree), f"M={module_dir}", "ARCH=um", "W=1", "modules"],
+        [*command, "modules"],
         log,
         on_line=lines.append,
         what=f"building driver {module_dir.name}",

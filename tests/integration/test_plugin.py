@@ -86,6 +86,8 @@ def test_crashes_fail_only_their_own_test(pytester: pytest.Pytester) -> None:
     assert "uh_panic: deliberate panic" in output
     assert "modprobe uh_hang" in output and "no answer within" in output
     assert "uh_warn: deliberate warning" in output
+    # The WARN names the driver's own source, not the build's temporary copy.
+    assert f"at {PROJECT_ROOT / 'tests' / 'crashers' / 'uh_warn' / 'uh_warn.c'}:" in output
     assert time.monotonic() - started < 300
 
 
@@ -126,6 +128,23 @@ def test_options_from_env_and_ini(
     monkeypatch.setenv("UMLHARNESS_MEM", "80M")
     monkeypatch.setenv("UMLHARNESS_TIMEOUT", "30")
     run(pytester, "--uml-timeout=12").assert_outcomes(passed=1)
+
+
+def test_uml_timeout_bounds_commands_that_name_none(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_slow_command(uml):
+            uml.run("sleep 30")
+
+        def test_own_timeout_wins(uml):
+            assert uml.run("sleep 6 && echo done", timeout=20).output == "done\\n"
+        """
+    )
+    started = time.monotonic()
+    result = run(pytester, "--uml-timeout=5", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "run 'sleep 30': no answer within 5s" in result.stdout.str()
+    assert time.monotonic() - started < 28
 
 
 def test_parallel_boots_leave_nothing_behind(
