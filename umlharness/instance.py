@@ -93,6 +93,8 @@ class BootRequest:
     umid: str | None = None
     share: Path | None = None
     boot_timeout: float = 30.0
+    #: How long run() and check() wait for a command that names no timeout of its own.
+    command_timeout: float = 30.0
     loglevel: int = 7
     autoload: bool = True
     #: PCI devices served by Python models over virt-pci (`--pci MODEL,...`).
@@ -441,8 +443,10 @@ class Instance:
 
     # -- commands ---------------------------------------------------------------------
 
-    def run(self, command: str, timeout: float = 30.0) -> RunResult:
+    def run(self, command: str, timeout: float | None = None) -> RunResult:
         """Run a shell command in the guest; return its exit code and output.
+
+        It may take `timeout` seconds (default: the request's command_timeout).
 
         The command runs in a subshell, so `exit 3` ends only the command;
         changes to the current directory or variables do not carry over
@@ -461,6 +465,8 @@ class Instance:
             f"printf '\\nUMLH-END-{token}-%d\\n' $?"
         )
         what = f"run {command!r}"
+        if timeout is None:
+            timeout = self.request.command_timeout
         started = time.monotonic()
         self._expect_console([rf"UMLH-BEGIN-{token}\r?\n"], timeout, what)
         remaining = max(timeout - (time.monotonic() - started), POLL_SECONDS)
@@ -477,7 +483,7 @@ class Instance:
     def _shell_ready(self) -> bool:
         return self._token > 0
 
-    def check(self, command: str, timeout: float = 30.0) -> str:
+    def check(self, command: str, timeout: float | None = None) -> str:
         """run() that raises GuestError if the command fails; returns its output."""
         result = self.run(command, timeout)
         if not result.ok:

@@ -196,11 +196,12 @@ def uml_boot(
             share=share,
             autoload=autoload,
             boot_timeout=timeout or uml_settings.timeout,
+            command_timeout=timeout or uml_settings.timeout,
         )
         instance = Instance.boot(boot_request)
         booted.instances.append(instance)
         for module in modules:
-            instance.check(f"modprobe {module}", timeout=timeout or uml_settings.timeout)
+            instance.check(f"modprobe {module}")
         return instance
 
     yield boot
