@@ -12,6 +12,7 @@ import zlib
 import pytest
 
 from umlharness import Instance
+from umlharness.pci import MAX_DEVICES
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +125,17 @@ def test_three_devices_at_once(uml: Instance) -> None:
             "writes 300 count 300"
         )
     assert uml.check("cat /sys/class/net/eth0/address").strip() == "00:e0:4c:68:11:01"
+
+
+@pytest.mark.uml(pci=["pcitest"] * MAX_DEVICES)
+def test_as_many_devices_as_virt_pci_takes(uml: Instance) -> None:
+    devices = sorted(uml.check("ls /sys/bus/pci/devices").split())
+    assert devices == [f"0000:00:{slot:02x}.0" for slot in range(MAX_DEVICES)]
+    for slot, device in enumerate(devices):
+        path = f"/sys/bus/pci/devices/{device}"
+        store(uml, "scratch", str(slot), path)
+        store(uml, "raise_irq", "1", path)
+        assert attr(uml, "irq_counts", path) == "0 1 0 0"
+    for slot in range(MAX_DEVICES):
+        with uml.pci_model(f"pci{slot}") as model:
+            assert model.scratch() == slot
