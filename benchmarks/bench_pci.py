@@ -13,10 +13,12 @@ import argparse
 import re
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from umlharness import BootRequest, Instance, PciSpec, prepare
 from umlharness.artifacts import Artifacts
+from umlharness.kernel import Kernel
 
 from .stats import summary
 
@@ -30,6 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interrupts", type=int, default=2000, help="interrupts to time")
     parser.add_argument("--dma-runs", type=int, default=10, help="1 MiB DMA commands each way")
     parser.add_argument("--boots", type=int, default=5, help="boots with r8169 to link up")
+    parser.add_argument(
+        "--compare-kernel",
+        type=Path,
+        metavar="DIR",
+        help="also time MMIO reads on this built kernel (a cache entry such as "
+        "~/.cache/umlharness/kernels/KEY), booting it and the current one in turn",
+    )
+    parser.add_argument("--compare-boots", type=int, default=5, help="boots of each kernel")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -40,7 +50,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         interrupts = _bench(vm, "irq", args.interrupts)
         writes = _posted(vm, args.writes)
         dma = {direction: _dma(vm, direction, args.dma_runs) for direction in ("to", "from")}
-    return {
+    figures: dict[str, Any] = {}
+    if args.compare_kernel is not None:
+        figures["kernel_comparison"] = _compare_kernels(artifacts, args)
+    return figures | {
         "mmio_read_us": {"median": reads["median_us"], "p99": reads["p99_us"]},
         "mmio_reads_per_s": reads["per_s"],
         "interrupt_delivery_us": {"median": interrupts["median_us"], "p99": interrupts["p99_us"]},
@@ -96,3 +109,22 @@ def _boots_to_link(artifacts: Artifacts, boots: int) -> list[float]:
             vm.expect_kernel(r"r8169 \S+ eth0: Link is Up", timeout=30)
             samples.append(time.perf_counter() - started)
     return samples
+
+
+def _compare_kernels(artifacts: Artifacts, args: argparse.Namespace) -> dict[str, Any]:
+    """MMIO read medians per boot, the two kernels booted alternately (the host drifts)."""
+    other = Kernel(args.compare_kernel.expanduser().resolve())
+    if not other.binary.is_file():
+        raise SystemExit(f"--compare-kernel {args.compare_kernel}: no built kernel there")
+    medians: dict[str, list[float]] = {"current": [], "other": []}
+    for _ in range(args.compare_boots):
+        for label, kernel in (("current", artifacts.kernel), ("other", other)):
+            request = BootRequest(kernel, artifacts.rootfs, pci=[PciSpec.parse("pcitest")])
+            with Instance.boot(request) as vm:
+                medians[label].append(_bench(vm, "read", args.reads // 2)["median_us"])
+    current, previous = (statistics.median(medians[k]) for k in ("current", "other"))
+    return {
+        "other_kernel": str(other.path),
+        "mmio_read_median_us": {"current": current, "other": previous},
+        "ratio_current_to_other": round(current / previous, 3),
+    }
