@@ -215,9 +215,8 @@ class PciFunction:
 
     def _msix_written(self) -> None:
         """The driver wrote the MSI-X table: deliver what it unmasked while pending."""
-        if not self._msix_pending or not self.config.msix_enabled:
-            return
-        if self.config.msix_function_masked:
+        config = self.config
+        if not self._msix_pending or not config.msix_enabled or config.msix_function_masked:
             return
         for vector in range(self.config.msix_vectors):
             if not self._msix_pending & (1 << vector):
