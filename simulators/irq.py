@@ -37,6 +37,14 @@ _POLL_MAX = 1e-3
 _DATAGRAM = b"\x01"
 
 
+def ack_wait_bounds(timeout: float, resend_interval: float) -> tuple[float, float]:
+    """Check `raise_and_wait_ack`'s arguments; its start and deadline on the monotonic clock."""
+    if timeout <= 0 or resend_interval <= 0:
+        raise ValueError("timeout and resend_interval must be positive")
+    start = time.monotonic()
+    return start, start + timeout
+
+
 class Interrupt(Protocol):
     """How a device model raises its interrupt, whatever the transport.
 
@@ -119,10 +127,7 @@ class InterruptLine(Closing):
         seconds while it has not, and after `timeout` seconds `AckTimeout`
         says so. `what` names the interrupt in that message.
         """
-        if timeout <= 0 or resend_interval <= 0:
-            raise ValueError("timeout and resend_interval must be positive")
-        start = time.monotonic()
-        deadline = start + timeout
+        start, deadline = ack_wait_bounds(timeout, resend_interval)
         self.raise_irq()
         sent = 1
         next_send = start + resend_interval

@@ -94,6 +94,18 @@ static int pcitest_raise(struct pcitest *pt, unsigned int vec)
 	return 0;
 }
 
+/* The stored result of the last test of a kind, at @offset in struct pcitest */
+static ssize_t pcitest_show_result(struct device *dev, size_t offset, char *buf)
+{
+	struct pcitest *pt = dev_get_drvdata(dev);
+	ssize_t len;
+
+	mutex_lock(&pt->lock);
+	len = sysfs_emit(buf, "%s", (const char *)pt + offset);
+	mutex_unlock(&pt->lock);
+	return len;
+}
+
 static ssize_t irq_mode_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
@@ -232,13 +244,7 @@ static ssize_t posted_store(struct device *dev, struct device_attribute *attr,
 static ssize_t posted_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
 {
-	struct pcitest *pt = dev_get_drvdata(dev);
-	ssize_t len;
-
-	mutex_lock(&pt->lock);
-	len = sysfs_emit(buf, "%s", pt->posted);
-	mutex_unlock(&pt->lock);
-	return len;
+	return pcitest_show_result(dev, offsetof(struct pcitest, posted), buf);
 }
 static DEVICE_ATTR_RW(posted);
 
@@ -374,13 +380,7 @@ static ssize_t dma_store(struct device *dev, struct device_attribute *attr,
 static ssize_t dma_show(struct device *dev, struct device_attribute *attr,
 			char *buf)
 {
-	struct pcitest *pt = dev_get_drvdata(dev);
-	ssize_t len;
-
-	mutex_lock(&pt->lock);
-	len = sysfs_emit(buf, "%s", pt->dma);
-	mutex_unlock(&pt->lock);
-	return len;
+	return pcitest_show_result(dev, offsetof(struct pcitest, dma), buf);
 }
 static DEVICE_ATTR_RW(dma);
 
@@ -436,13 +436,7 @@ static ssize_t bench_store(struct device *dev, struct device_attribute *attr,
 static ssize_t bench_show(struct device *dev, struct device_attribute *attr,
 			  char *buf)
 {
-	struct pcitest *pt = dev_get_drvdata(dev);
-	ssize_t len;
-
-	mutex_lock(&pt->lock);
-	len = sysfs_emit(buf, "%s", pt->bench);
-	mutex_unlock(&pt->lock);
-	return len;
+	return pcitest_show_result(dev, offsetof(struct pcitest, bench), buf);
 }
 static DEVICE_ATTR_RW(bench);
 

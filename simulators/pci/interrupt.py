@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from ..errors import AckTimeout
-from ..irq import DEFAULT_RESEND_INTERVAL, DEFAULT_TIMEOUT
+from ..irq import DEFAULT_RESEND_INTERVAL, DEFAULT_TIMEOUT, ack_wait_bounds
 from .function import PciFunction
 
 
@@ -33,10 +33,7 @@ class LevelInterrupt:
         *,
         what: str = "",
     ) -> float:
-        if timeout <= 0 or resend_interval <= 0:
-            raise ValueError("timeout and resend_interval must be positive")
-        start = time.monotonic()
-        deadline = start + timeout
+        start, deadline = ack_wait_bounds(timeout, resend_interval)
         changed = self.function.changed
         with changed:
             self.raise_irq()
