@@ -16,6 +16,7 @@ import json
 import pkgutil
 import sys
 from pathlib import Path
+from types import ModuleType
 
 
 def available() -> list[str]:
@@ -27,12 +28,24 @@ def available() -> list[str]:
     )
 
 
+def parser_for(name: str) -> tuple[ModuleType, argparse.ArgumentParser]:
+    module = importlib.import_module(f"benchmarks.bench_{name}")
+    parser = argparse.ArgumentParser(prog=f"python3 -m benchmarks {name}")
+    module.add_arguments(parser)
+    return module, parser
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first_option = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
     names, options = argv[:first_option], argv[first_option:]
-    if not names:
-        names = available()
+    if not names and {"-h", "--help"} & set(options):
+        print(__doc__.strip().splitlines()[0])
+        for name in available():
+            print()
+            parser_for(name)[1].print_help()
+        return 0
+    names = names or available()
     unknown = sorted(set(names) - set(available()))
     if unknown:
         print(
@@ -40,13 +53,20 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    results = {}
+    # Options are shared by the benchmarks named; parse them all before the
+    # first one runs, so a mistyped option fails now and not minutes later.
+    planned = []
+    unclaimed: set[str] | None = None
     for name in names:
-        module = importlib.import_module(f"benchmarks.bench_{name}")
-        parser = argparse.ArgumentParser(prog=f"benchmarks {name}")
-        module.add_arguments(parser)
-        args, _ = parser.parse_known_args(options)
-        results[name] = module.run(args)
+        module, parser = parser_for(name)
+        args, rest = parser.parse_known_args(options)
+        planned.append((name, module, args))
+        unclaimed = set(rest) if unclaimed is None else unclaimed & set(rest)
+    stray = [option for option in unclaimed or () if option.startswith("-")]
+    if stray:
+        print(f"no benchmark named takes {', '.join(sorted(stray))}", file=sys.stderr)
+        return 2
+    results = {name: module.run(args) for name, module, args in planned}
     print(json.dumps(results, indent=2))
     return 0
 
