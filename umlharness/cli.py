@@ -387,11 +387,12 @@ def trace_command(file: Path, limit: int | None) -> None:
 
 
 @cli.command()
-@click.argument("umid")
-def stop(umid: str) -> None:
-    """Stop the instance UMID (its whole process group) and remove its directory."""
-    registry.stop(umid)
-    click.echo(f"stopped {umid}")
+@click.argument("umid", required=False)
+def stop(umid: str | None) -> None:
+    """Stop the instance UMID (default: the only running one), its whole process
+    group, and remove its directory."""
+    info = registry.stop(umid)
+    click.echo(f"stopped {info.umid}")
 
 
 def main() -> None:

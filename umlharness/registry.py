@@ -156,8 +156,12 @@ def instances(reap_stale: bool = True) -> list[InstanceInfo]:
     return sorted(found, key=lambda info: info.started)
 
 
-def find(umid: str | None) -> InstanceInfo:
-    """The instance called `umid`, or the only running one when `umid` is None."""
+def find(umid: str | None, pick_with: str = "--umid") -> InstanceInfo:
+    """The instance called `umid`, or the only running one when `umid` is None.
+
+    `pick_with` is how the caller's user names one, for the error that says
+    several are running.
+    """
     running = instances()
     if umid is not None:
         for info in running:
@@ -168,13 +172,16 @@ def find(umid: str | None) -> InstanceInfo:
         raise HarnessError("no running instance: start one with `umlharness boot`")
     if len(running) > 1:
         names = ", ".join(info.umid for info in running)
-        raise HarnessError(f"{len(running)} instances are running ({names}): pick one with --umid")
+        raise HarnessError(
+            f"{len(running)} instances are running ({names}): pick one with {pick_with}"
+        )
     return running[0]
 
 
-def stop(umid: str, timeout: float = 5.0) -> None:
-    """Stop an instance: SIGTERM its group (UML halts), then SIGKILL; remove its directory."""
-    info = find(umid)
+def stop(umid: str | None, timeout: float = 5.0) -> InstanceInfo:
+    """Stop an instance (the only running one if `umid` is None): SIGTERM its
+    group (UML halts), then SIGKILL; remove its directory. The instance stopped."""
+    info = find(umid, pick_with="`umlharness stop UMID`")
     if (info.dir / OWNER_STOPS).exists() and info.owner != os.getpid() and pid_alive(info.owner):
         # The harness that booted it shuts it down cleanly (PCI drivers
         # unbound, backends stopped) when it gets SIGTERM.
@@ -187,3 +194,4 @@ def stop(umid: str, timeout: float = 5.0) -> None:
     while pid_alive(info.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     reap(info.dir, info)
+    return info

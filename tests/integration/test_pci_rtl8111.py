@@ -254,7 +254,7 @@ def test_console_boot_then_sim_toggles_then_stop(tmp_path: Path) -> None:
             )
             assert done.stdout.strip() == f"Changing Link Status to {expected}", done.stderr
         stopped = subprocess.run(
-            [UMLHARNESS, "stop", "uh-accept"], capture_output=True, text=True, timeout=30, env=env
+            [UMLHARNESS, "stop"], capture_output=True, text=True, timeout=30, env=env
         )
         assert stopped.returncode == 0, stopped.stderr
         boot.wait(timeout=30)

@@ -40,6 +40,17 @@ def test_umid_and_region_pick_one(tmp_path: Path) -> None:
         resolve()
 
 
+def test_stop_without_a_umid_refuses_when_several_run(tmp_path: Path) -> None:
+    fake_instance("t1", tmp_path / "u1", {})
+    fake_instance("t2", tmp_path / "u2", {})
+    with pytest.raises(
+        HarnessError,
+        match=r"2 instances are running \(t1, t2\): pick one with `umlharness stop UMID`",
+    ):
+        registry.stop(None)
+    assert [info.umid for info in registry.instances()] == ["t1", "t2"]
+
+
 def test_missing_region_lists_the_regions(tmp_path: Path) -> None:
     fake_instance("t1", tmp_path / "umid", {"mock": "/x", "nic": "/y"})
     with pytest.raises(SimulatorError, match="instance t1 has no iomem region 'eth': its regions"):
