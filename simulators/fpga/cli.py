@@ -24,7 +24,7 @@ from ..errors import SimulatorError
 from . import icd
 from .device import MAX_FPGAS, open_fpga
 from .doorbell import doorbell_path, in_use
-from .model import DEFAULT_RATE, DEFAULT_SIZE, MAX_SIZE, MIN_SIZE, STREAM_TYPES, StreamConfig
+from .stream import DEFAULT_RATE, DEFAULT_SIZE, MAX_SIZE, MIN_SIZE, STREAM_TYPES, StreamConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
