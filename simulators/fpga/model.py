@@ -49,7 +49,7 @@ from .batch import ReportBatch
 from .doorbell import Doorbell
 from .regs import FPGA, FPGA_ID, HW_MAJOR, HW_MINOR, Ctrl, Intr, Status
 from .ring import MASK32, Ring, Word
-from .stream import STATUS_SIZE, Stats, StreamConfig, event_template, samples_template
+from .stream import Stats, StreamConfig, event_template, samples_template
 
 MAX_BATCH_BYTES = 1 << 20  # a batch in flight is at most this, so readers start early
 MAX_BATCH_REPORTS = 8192
@@ -250,7 +250,7 @@ class Fpga:
 
     def _batch(self) -> ReportBatch:
         config = self.config
-        size = STATUS_SIZE if config.report_type == icd.ReportType.STATUS else config.report_size
+        size = config.report_length
         key = (int(config.report_type), size)
         batch = self._batches.get(key)
         if batch is None:
@@ -439,10 +439,8 @@ class Fpga:
                 self._anchor = (since + late, streamed)
                 due = int(MIN_WAIT * self.config.rate)
         else:
-            size = STATUS_SIZE if self.config.report_type == icd.ReportType.STATUS else 0
-            size = size or self.config.report_size
             free = ring.free()
-            due = free // size
+            due = free // self.config.report_length
             wanted = min(ring.size // RING_BATCH, MAX_BATCH_BYTES)
             if free < wanted and (self.remaining is None or due < self.remaining):
                 due = 0  # wait for a worthwhile batch rather than trickle

@@ -30,6 +30,11 @@ class StreamConfig:
     rate: int = DEFAULT_RATE  # reports/s; 0: paced by the ring
     status_period: int = 0  # a STATUS report every N streamed reports; 0: never
 
+    @property
+    def report_length(self) -> int:
+        """The bytes of each streamed report: STATUS reports have a fixed size."""
+        return STATUS_SIZE if self.report_type == icd.ReportType.STATUS else self.report_size
+
     def check(self) -> None:
         if self.report_type not in STREAM_TYPES:
             raise SimulatorError(f"cannot stream {self.report_type.name} reports")
