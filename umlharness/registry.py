@@ -37,6 +37,10 @@ class InstanceInfo:
     #: PCI devices by slot (pci0...): {"model": ..., "control": socket, "pid": backend}
     pci: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def running(self) -> bool:
+        """Whether the guest's UML process is still alive (checked anew on each call)."""
+        return pid_alive(self.pid)
+
     @property
     def orphaned(self) -> bool:
         """Its harness is gone (killed, say): nothing will ever shut it down."""
