@@ -10,17 +10,19 @@ or for tests.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from umlharness import registry
+from umlharness.registry import InstanceInfo
 
 from .closing import Closing
 from .errors import SimulatorError
 from .irq import InterruptLine
+from .peer import GuestWatch
 from .regfile import RegisterFile
 
 DEFAULT_REGION = "mock"
@@ -34,6 +36,15 @@ class Target:
     irq: Path | None  # None: registers only (explicit iomem file without a socket)
     region: str
     umid: str | None  # None when given explicitly
+    instance: InstanceInfo | None = field(default=None, compare=False, repr=False)
+
+    def watch(self) -> GuestWatch:
+        """What tells whether the guest (else the driver's socket, if any) is still there."""
+        if self.instance is not None:
+            return GuestWatch.of_instance(self.instance)
+        if self.irq is not None:
+            return GuestWatch.of_driver(self.irq)
+        return GuestWatch()
 
 
 def resolve(
@@ -56,7 +67,7 @@ def resolve(
             have = ", ".join(sorted(info.iomem))
             detail = f"its regions are {have}" if have else "it was booted without --iomem"
             raise SimulatorError(f"instance {info.umid} has no iomem region {name!r}: {detail}")
-        return Target(Path(info.iomem[name]), info.umid_dir / name, name, info.umid)
+        return Target(Path(info.iomem[name]), info.umid_dir / name, name, info.umid, info)
     if umid is not None or region is not None:
         raise SimulatorError(
             "--iomem/--irq name the device directly: drop --umid and --region "
@@ -114,11 +125,15 @@ def map_iomem(path: Path) -> np.memmap[Any, np.dtype[np.uint8]]:
 
 @dataclass
 class Attached(Closing):
-    """An open device: its register file and, when there is a socket, its interrupt line."""
+    """An open device: its register file and, when there is a socket, its interrupt line.
+
+    `watch` says when the guest is gone (see simulators.peer).
+    """
 
     target: Target
     regs: RegisterFile
     irq: InterruptLine | None
+    watch: GuestWatch
 
     def close(self) -> None:
         if self.irq is not None:
@@ -139,4 +154,4 @@ def attach(
     target = resolve(umid, iomem, irq, region, default_region=default_region)
     regs = RegisterFile(layout, map_iomem(target.iomem), device=device)
     line = InterruptLine(target.irq) if target.irq is not None else None
-    return Attached(target, regs, line)
+    return Attached(target, regs, line, target.watch())

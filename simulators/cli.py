@@ -164,7 +164,7 @@ def nic(where: Where, timeout: float = DEFAULT_TIMEOUT, *, irq: bool = True) -> 
             remote.set_ack_timeout(timeout)
             yield cast(Nic, remote)
         return
-    with where.attach(RTL8111, "RTL8111") as device:
+    with where.attach(RTL8111, "RTL8111") as device, device.watch.explain():
         if irq and device.irq is None:
             raise SimulatorError("--iomem FILE needs --irq SOCKET to raise interrupts")
         yield Rtl8111(device.regs, device.irq, ack_timeout=timeout)
@@ -288,7 +288,7 @@ def dump(where: Where) -> None:
 @contextmanager
 def sensor(where: Where, timeout: float = DEFAULT_TIMEOUT) -> Iterator[Thermo]:
     """The thermo sensor the options name."""
-    with where.attach(THERMO, "thermo") as device:
+    with where.attach(THERMO, "thermo") as device, device.watch.explain():
         yield Thermo(device.regs, device.irq, ack_timeout=timeout)
 
 

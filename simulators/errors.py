@@ -22,3 +22,11 @@ class DriverNotListening(SimulatorError):
 
 class AckTimeout(SimulatorError):
     """The driver did not acknowledge a level-triggered interrupt in time."""
+
+
+class GuestGone(SimulatorError):
+    """The guest on the other side has gone (for an explicit --irq socket: its driver has)."""
+
+    def after(self, what: str) -> GuestGone:
+        """The same error, saying `what` the simulator had done by then."""
+        return GuestGone(f"{self}; {what}")

@@ -66,6 +66,46 @@ class Interrupt(Protocol):
         """Assert it until `is_acked()`; the seconds that took, or AckTimeout."""
 
 
+def not_listening(
+    path: Path, error: FileNotFoundError | ConnectionRefusedError
+) -> DriverNotListening:
+    """Why a datagram to the driver's socket at `path` failed with `error`, for a person."""
+    if isinstance(error, FileNotFoundError):
+        return DriverNotListening(
+            f"no interrupt socket at {path}: the driver is not loaded "
+            "(or did not claim this iomem region)"
+        )
+    return DriverNotListening(
+        f"interrupt socket {path} is stale (nobody listens on it): "
+        "the driver was unloaded or its instance is gone"
+    )
+
+
+def receiver_error(path: Path) -> OSError | None:
+    """Why a datagram sent to the unix socket at `path` would not arrive; None if it would.
+
+    connect(2) on a datagram socket sends nothing and fails as sendto(2) would:
+    FileNotFoundError without a socket, ConnectionRefusedError with nobody bound to it.
+    """
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    try:
+        probe.connect(os.fsencode(path))
+    except OSError as error:
+        return error
+    finally:
+        probe.close()
+    return None
+
+
+def check_listening(path: Path) -> None:
+    """Raise DriverNotListening unless a driver receives on `path`; raises no interrupt."""
+    error = receiver_error(path)
+    if isinstance(error, (FileNotFoundError, ConnectionRefusedError)):
+        raise not_listening(path, error)
+    if error is not None:
+        raise SimulatorError(f"cannot reach the interrupt socket {path}: {error.strerror}")
+
+
 class InterruptLine(Closing):
     """The interrupt line of one device, through the driver's socket at `path`.
 
@@ -94,16 +134,8 @@ class InterruptLine(Closing):
             self._sock.sendto(_DATAGRAM, self._address)
         except BlockingIOError:
             return False
-        except FileNotFoundError:
-            raise DriverNotListening(
-                f"no interrupt socket at {self.path}: the driver is not loaded "
-                "(or did not claim this iomem region)"
-            ) from None
-        except ConnectionRefusedError:
-            raise DriverNotListening(
-                f"interrupt socket {self.path} is stale (nobody listens on it): "
-                "the driver was unloaded or its instance is gone"
-            ) from None
+        except (FileNotFoundError, ConnectionRefusedError) as error:
+            raise not_listening(self.path, error) from None
         except OSError as error:
             if self._sock.fileno() == -1:
                 raise SimulatorError(f"interrupt line {self.path} is closed") from None

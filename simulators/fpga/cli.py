@@ -6,7 +6,9 @@
     sim fpga status --fpga N
 
 The device is region fpgaN of the only running instance, or of --umid ID,
-or the explicit --iomem FILE (with --irq SOCKET for interrupts).
+or the explicit --iomem FILE (with --irq SOCKET for interrupts). Whatever
+waits stops, with an error, once the guest has gone (or, with --irq, the
+driver's socket): simulators/peer.py.
 """
 
 from __future__ import annotations

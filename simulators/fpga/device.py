@@ -32,6 +32,8 @@ def open_fpga(
     `doorbell` binds the device's doorbell socket, making this the simulator
     that answers commands: one per device. Without an interrupt socket
     (explicit `iomem` only) the model raises no interrupts and has no doorbell.
+    What it waits for, it stops waiting for when the guest is gone (see
+    simulators.peer).
     """
     explicit = iomem is not None or irq is not None
     target = resolve(umid, iomem, irq, None if explicit else region_name(index))
@@ -42,4 +44,6 @@ def open_fpga(
             line = stack.enter_context(InterruptLine(target.irq))
             if doorbell:
                 bell = stack.enter_context(Doorbell(doorbell_path(target.irq)))
-        yield Fpga(map_iomem(target.iomem), index=index, irq=line, doorbell=bell)
+        yield Fpga(
+            map_iomem(target.iomem), index=index, irq=line, doorbell=bell, watch=target.watch()
+        )

@@ -41,8 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DriverNotListening, SimulatorError
+from ..errors import DriverNotListening, GuestGone, SimulatorError
 from ..irq import InterruptLine
+from ..peer import GuestWatch
 from ..regfile import Buffer, RegisterFile
 from . import icd
 from .batch import ReportBatch
@@ -79,6 +80,7 @@ class Fpga:
         index: int = 0,
         irq: InterruptLine | None = None,
         doorbell: Doorbell | None = None,
+        watch: GuestWatch | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.mem = mem
@@ -87,6 +89,7 @@ class Fpga:
         self.regs = RegisterFile(FPGA, mem, device=self.name)
         self.irq = irq
         self.doorbell = doorbell
+        self.watch = watch or GuestWatch()  # whatever waits asks it whether the guest is gone
         self.clock = clock
         self.config = StreamConfig()
         self.running = False
@@ -493,7 +496,8 @@ class Fpga:
         `duration` bounds the whole run; `stop` ends it from another thread.
         With `stream` False the device only answers commands until START.
         STOP pauses the stream and START resumes it, with what is left of
-        `count`; the run ends only when all of it has been produced.
+        `count`; the run ends only when all of it has been produced, or
+        with GuestGone when the guest has gone.
         """
         started = self.clock()
         self.stats = Stats()
@@ -502,6 +506,7 @@ class Fpga:
         self.start_stream(stream, count)
         idle_since: float | None = None
         while stop is None or not stop.is_set():
+            self._check_guest()
             wait = self.step()
             now = self.clock()
             if duration is not None and now - started >= duration:
@@ -517,6 +522,16 @@ class Fpga:
         self.stats.seconds = self.clock() - started
         return self.stats
 
+    def _check_guest(self) -> None:
+        try:
+            self.watch.check()
+        except GuestGone as gone:
+            stats = self.stats
+            raise gone.after(
+                f"{self.name} stopped after {stats.streamed} reports ({stats.dropped} dropped) "
+                f"and {stats.commands} commands"
+            ) from None
+
     def _sleep(self, seconds: float) -> None:
         """Sleep, but wake up at once when the doorbell rings."""
         if self.doorbell is None:
@@ -525,12 +540,20 @@ class Fpga:
         select.select([self.doorbell], [], [], seconds)
 
     def wait_drained(self, timeout: float = 10.0) -> bool:
-        """Wait until the driver has consumed everything in the report ring."""
+        """Wait until the driver has consumed everything in the report ring.
+
+        False if it has not within `timeout`; GuestGone if it never will.
+        """
         deadline = self.clock() + timeout
         while self.clock() < deadline:
             ring = self.report_ring()
             if ring is not None and ring.used() == 0:
                 return True
+            try:
+                self.watch.check()
+            except GuestGone as gone:
+                unread = ring.used() if ring is not None else 0
+                raise gone.after(f"{unread} bytes are left unread in the report ring") from None
             self._keepalive(self.clock())
             time.sleep(0.001)
         return False

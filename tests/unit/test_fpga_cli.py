@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +14,7 @@ from click.testing import CliRunner
 
 from simulators.cli import main, sim
 from simulators.fpga import icd
-from simulators.fpga.doorbell import Doorbell, doorbell_path
+from simulators.fpga.doorbell import Doorbell, doorbell_path, in_use
 
 from .fpga_driver import PyDriver
 
@@ -89,3 +93,68 @@ def test_inject_refuses_while_a_simulator_runs(iomem: Path, driver: PyDriver) ->
     code, output = run("inject", "--iomem", str(iomem), "--irq", str(irq), str(crafted))
     assert code == 0, output  # once it has gone (no driver socket: no interrupt, no error)
     assert driver.read_raw() == b"x" * 40
+
+
+# --- an explicit driver socket that is missing or goes away ---------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sim_process(*args: str) -> subprocess.Popen[str]:
+    """`sim fpga ARGS` as a user runs it (in a process of its own, so a hang fails the test)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "simulators", "fpga", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """Its exit status and stderr; a simulator still running after 30 s fails the test."""
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    return process.returncode, stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["stream"], ["serve"], ["inject", "{crafted}", "--wait", "--timeout", "60"]]
+)
+def test_a_missing_driver_socket_is_an_error_not_a_wait(
+    iomem: Path, tmp_path: Path, command: list[str]
+) -> None:
+    PyDriver(np.memmap(iomem, np.uint8, mode="r+"), enable=False)  # no reader: a stream waits
+    crafted = tmp_path / "x.bin"
+    crafted.write_bytes(b"x" * 40)
+    missing = tmp_path / "missing.sock"
+    args = [arg.format(crafted=crafted) for arg in command]
+    code, err = finish(sim_process(*args, "--iomem", str(iomem), "--irq", str(missing)))
+    assert code == 2
+    assert err.startswith(f"sim: error: no interrupt socket at {missing}: the driver is not loaded")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_stream_waiting_for_a_reader_stops_when_the_driver_socket_goes_stale(
+    iomem: Path, tmp_path: Path
+) -> None:
+    PyDriver(np.memmap(iomem, np.uint8, mode="r+"), enable=False)
+    irq = tmp_path / "fpga0"
+    driver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    driver.bind(str(irq))
+    stream = sim_process("stream", "--iomem", str(iomem), "--irq", str(irq))
+    deadline = time.monotonic() + 30
+    while not in_use(doorbell_path(irq)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the simulator is up and waiting
+    assert stream.poll() is None, stream.communicate()
+    driver.close()  # the socket file stays, nobody receives: its guest was killed, say
+    code, err = finish(stream)
+    assert code == 2
+    assert err == (
+        f"sim: error: interrupt socket {irq} is stale (nobody listens on it): the driver was "
+        "unloaded or its instance is gone; fpga0 stopped after 0 reports (0 dropped) and "
+        "0 commands\n"
+    )

@@ -6,18 +6,21 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from simulators.errors import SimulatorError
+from simulators.errors import GuestGone, SimulatorError
 from simulators.fpga import icd
 from simulators.fpga.doorbell import Doorbell, doorbell_path, in_use
 from simulators.fpga.model import Fpga
 from simulators.fpga.regs import Intr
 from simulators.irq import InterruptLine
+from simulators.peer import GuestWatch
 from simulators.regfile import Buffer
 
+from .fake_guest import FakeGuest
 from .fpga_driver import Header, PyDriver, region
 
 
@@ -306,3 +309,52 @@ def test_stop_pauses_and_start_resumes_what_is_left_of_the_count(
     driver.write_command(icd.build_command(icd.Opcode.START))
     device.step()  # the count is spent: START has nothing left to stream
     assert not device.running and driver.read() == []
+
+
+# --- a guest that goes away --------------------------------------------------------
+
+
+def gone_after(checks: int) -> GuestWatch:
+    """The watch of a guest whose UML exits after answering `checks` times, asked often."""
+    return GuestWatch(GuestWatch.of_instance(FakeGuest(alive_for=checks)).check_now, interval=0.01)
+
+
+@pytest.mark.parametrize(
+    ("enable", "options"),
+    [
+        (False, {"count": 1000}),  # a stream waiting for a reader
+        (True, {"stream": False}),  # serve: waiting for commands
+    ],
+)
+def test_a_run_stops_when_its_guest_is_gone(
+    mem: Buffer, enable: bool, options: dict[str, Any]
+) -> None:
+    PyDriver(mem, enable=enable)
+    device = Fpga(mem, watch=gone_after(3))
+    started = time.monotonic()
+    with pytest.raises(GuestGone) as caught:
+        device.run(duration=20, **options)  # the duration only bounds a failing test
+    assert time.monotonic() - started < 10
+    assert str(caught.value) == (
+        "instance uh-1234abcd is gone (its UML process exited); "
+        "fpga0 stopped after 0 reports (0 dropped) and 0 commands"
+    )
+
+
+def test_a_stream_that_lost_its_guest_does_not_finish(mem: Buffer) -> None:
+    # Nobody reads: at a fixed rate the ring fills and the device drops, as it
+    # did for 47 s after the guest was killed before the stream noticed.
+    PyDriver(mem)
+    device = Fpga(mem, watch=gone_after(20))
+    device.config.rate = 100_000
+    with pytest.raises(GuestGone, match=r"fpga0 stopped after [1-9]\d* reports"):
+        device.run(count=10**9, duration=20)
+
+
+def test_waiting_for_the_ring_to_drain_stops_when_the_guest_is_gone(
+    mem: Buffer, driver: PyDriver
+) -> None:
+    device = Fpga(mem, watch=gone_after(2))
+    device.inject(b"x" * 40)
+    with pytest.raises(GuestGone, match="; 40 bytes are left unread in the report ring"):
+        device.wait_drained(timeout=20)
