@@ -24,6 +24,11 @@
  *   writer (-EAGAIN with O_NONBLOCK) until the device consumes commands.
  * - CTRL.ENABLE (the device may stream) is set while the device is open for
  *   reading, so reports are not produced into a ring nobody drains.
+ * - While the device is open, the driver rings the doorbell every
+ *   FPGA_WATCH_PERIOD to learn whether the simulator is still there (see
+ *   fpga_watch()). One that dies tells its readers: once the ring is empty,
+ *   read() fails with -ECONNRESET (poll() reports EPOLLERR), and so does a
+ *   write() waiting for room in a full command ring.
  */
 
 #include <linux/bitops.h>
@@ -40,10 +45,12 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include <uh_iomem.h>
 
 #define FPGA_MAX_DEVICES	4
+#define FPGA_WATCH_PERIOD	msecs_to_jiffies(250)
 
 /* Registers (simulators/fpga/regs.py) */
 #define FPGA_ID			0x00
@@ -139,7 +146,12 @@ struct fpga_dev {
 	char doorbell_path[UH_SOCKET_PATH_MAX];
 
 	struct mutex open_lock;
+	unsigned int users;	/* opens: the watch runs while > 0 */
 	unsigned int readers;	/* opens for reading: CTRL.ENABLE while > 0 */
+
+	struct delayed_work watch;
+	bool sim_present;	/* the last doorbell ring reached a simulator */
+	atomic_t sim_losses;	/* simulators that died while present */
 
 	u32 dropped_at_load;	/* REPORTS_DROPPED when the driver loaded */
 	atomic64_t reports;
@@ -148,6 +160,12 @@ struct fpga_dev {
 	atomic64_t commands;
 	atomic64_t interrupts;
 	atomic64_t doorbell_misses;
+};
+
+/* An open /dev/fpgaN. */
+struct fpga_file {
+	struct fpga_dev *fpga;
+	int sim_losses;		/* the device's, when this file last heard */
 };
 
 static dev_t fpga_devt;
@@ -349,10 +367,28 @@ out:
 	return copied ? copied : ret;
 }
 
+/* Whether a simulator died since @ff last heard of it. */
+static bool fpga_sim_lost(struct fpga_file *ff)
+{
+	return atomic_read(&ff->fpga->sim_losses) != READ_ONCE(ff->sim_losses);
+}
+
+/* The same, and @ff has now heard of it: it is told once. */
+static bool fpga_sim_lost_heard(struct fpga_file *ff)
+{
+	int losses = atomic_read(&ff->fpga->sim_losses);
+
+	if (losses == READ_ONCE(ff->sim_losses))
+		return false;
+	WRITE_ONCE(ff->sim_losses, losses);
+	return true;
+}
+
 static ssize_t fpga_read(struct file *file, char __user *buf, size_t count,
 			 loff_t *ppos)
 {
-	struct fpga_dev *fpga = file->private_data;
+	struct fpga_file *ff = file->private_data;
+	struct fpga_dev *fpga = ff->fpga;
 	ssize_t ret;
 
 	if (!count)
@@ -365,14 +401,21 @@ static ssize_t fpga_read(struct file *file, char __user *buf, size_t count,
 			break;
 		/* Nothing, or only malformed bytes, now skipped. */
 		mutex_unlock(&fpga->read_lock);
+		if (fpga_sim_lost_heard(ff))
+			return -ECONNRESET;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		if (wait_event_interruptible(fpga->read_wq, rpt_pending(fpga)))
+		if (wait_event_interruptible(fpga->read_wq,
+					     rpt_pending(fpga) ||
+					     fpga_sim_lost(ff)))
 			return -ERESTARTSYS;
 		if (mutex_lock_interruptible(&fpga->read_lock))
 			return -ERESTARTSYS;
 	}
 	mutex_unlock(&fpga->read_lock);
+	/* A device made these: ask now whether a simulator is there. */
+	if (ret > 0 && !READ_ONCE(fpga->sim_present))
+		mod_delayed_work(system_wq, &fpga->watch, 0);
 	return ret;
 }
 
@@ -388,14 +431,16 @@ static u32 cmd_space(struct fpga_dev *fpga)
 }
 
 /*
- * Tell the device there are commands. The simulator owns the socket, so it
- * may be missing (not started: the commands wait in the ring) or replaced
- * (restarted: the old connection is refused, so connect again once).
+ * Tell the device there are commands; 0 if a simulator got it, else why not
+ * (-ENOENT: no socket, -ECONNREFUSED: nobody receives on it). The simulator
+ * owns the socket, so it may be missing (not started: the commands wait in
+ * the ring) or replaced (restarted: the old connection is refused, so
+ * connect again once). Called with write_lock held.
  */
-static void fpga_ring_doorbell(struct fpga_dev *fpga)
+static int fpga_ring_doorbell(struct fpga_dev *fpga)
 {
 	static const char bell = 1;
-	int tries, err;
+	int tries, err = 0;
 
 	for (tries = 0; tries < 2; tries++) {
 		if (fpga->doorbell_fd < 0) {
@@ -407,11 +452,43 @@ static void fpga_ring_doorbell(struct fpga_dev *fpga)
 		err = os_write_file(fpga->doorbell_fd, &bell, sizeof(bell));
 		/* A full queue means a doorbell is pending already. */
 		if (err >= 0 || err == -EAGAIN)
-			return;
+			return 0;
 		os_close_file(fpga->doorbell_fd);
 		fpga->doorbell_fd = -1;
 	}
-	atomic64_inc(&fpga->doorbell_misses);
+	return err;
+}
+
+/*
+ * Whether the simulator is still there, asked every FPGA_WATCH_PERIOD while
+ * the device is open, and at once when reports arrive from a simulator not
+ * known yet, by ringing its doorbell (a ring only means "look at the
+ * command ring", so a spare one is harmless). A ring that gets through
+ * means a simulator is present. A simulator that stops removes its socket:
+ * then, as before any has started, the ring finds no socket and readers
+ * wait for the next simulator. One that dies (killed, or failing) leaves
+ * its socket behind: a ring it refuses, after one got through, is a death,
+ * which wakes everyone waiting to tell them.
+ */
+static void fpga_watch(struct work_struct *work)
+{
+	struct fpga_dev *fpga = container_of(to_delayed_work(work),
+					     struct fpga_dev, watch);
+	bool was_present = fpga->sim_present;
+	int err;
+
+	mutex_lock(&fpga->write_lock);
+	err = fpga_ring_doorbell(fpga);
+	mutex_unlock(&fpga->write_lock);
+	WRITE_ONCE(fpga->sim_present, !err);
+	if (was_present && err == -ECONNREFUSED) {
+		atomic_inc(&fpga->sim_losses);
+		pr_warn("uh_fpga: %s: the simulator died (nobody receives on %s)\n",
+			fpga->name, fpga->doorbell_path);
+		wake_up_interruptible(&fpga->read_wq);
+		wake_up_interruptible(&fpga->write_wq);
+	}
+	schedule_delayed_work(&fpga->watch, FPGA_WATCH_PERIOD);
 }
 
 static bool cmd_valid(const void *cmd, size_t count)
@@ -426,7 +503,8 @@ static bool cmd_valid(const void *cmd, size_t count)
 static ssize_t fpga_write(struct file *file, const char __user *buf,
 			  size_t count, loff_t *ppos)
 {
-	struct fpga_dev *fpga = file->private_data;
+	struct fpga_file *ff = file->private_data;
+	struct fpga_dev *fpga = ff->fpga;
 	ssize_t ret = count;
 	void *cmd;
 
@@ -445,12 +523,18 @@ static ssize_t fpga_write(struct file *file, const char __user *buf,
 	}
 	while (cmd_space(fpga) < count) {
 		mutex_unlock(&fpga->write_lock);
+		/* Nobody will make room: the simulator died. */
+		if (fpga_sim_lost_heard(ff)) {
+			ret = -ECONNRESET;
+			goto out;
+		}
 		if (file->f_flags & O_NONBLOCK) {
 			ret = -EAGAIN;
 			goto out;
 		}
 		if (wait_event_interruptible(fpga->write_wq,
-					     cmd_space(fpga) >= count) ||
+					     cmd_space(fpga) >= count ||
+					     fpga_sim_lost(ff)) ||
 		    mutex_lock_interruptible(&fpga->write_lock)) {
 			ret = -ERESTARTSYS;
 			goto out;
@@ -461,7 +545,8 @@ static ssize_t fpga_write(struct file *file, const char __user *buf,
 	/* The command's bytes are in the ring before the device sees the head. */
 	uh_store_release32(&fpga->io, FPGA_CMD_HEAD, fpga->cmd_head);
 	atomic64_inc(&fpga->commands);
-	fpga_ring_doorbell(fpga);
+	if (fpga_ring_doorbell(fpga))
+		atomic64_inc(&fpga->doorbell_misses);
 	mutex_unlock(&fpga->write_lock);
 out:
 	kfree(cmd);
@@ -470,7 +555,8 @@ out:
 
 static __poll_t fpga_poll(struct file *file, poll_table *wait)
 {
-	struct fpga_dev *fpga = file->private_data;
+	struct fpga_file *ff = file->private_data;
+	struct fpga_dev *fpga = ff->fpga;
 	__poll_t mask = 0;
 
 	poll_wait(file, &fpga->read_wq, wait);
@@ -479,6 +565,8 @@ static __poll_t fpga_poll(struct file *file, poll_table *wait)
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (cmd_space(fpga) >= FPGA_MAX_CMD)
 		mask |= EPOLLOUT | EPOLLWRNORM;
+	if (fpga_sim_lost(ff))
+		mask |= EPOLLERR;	/* read() or write() says what */
 	return mask;
 }
 
@@ -495,27 +583,39 @@ static int fpga_open(struct inode *inode, struct file *file)
 {
 	struct fpga_dev *fpga = container_of(inode->i_cdev, struct fpga_dev,
 					     cdev);
+	struct fpga_file *ff;
 
-	file->private_data = fpga;
-	if (file->f_mode & FMODE_READ) {
-		mutex_lock(&fpga->open_lock);
-		if (!fpga->readers++)
-			fpga_set_ctrl(fpga, CTRL_ENABLE, true);
-		mutex_unlock(&fpga->open_lock);
+	ff = kzalloc(sizeof(*ff), GFP_KERNEL);
+	if (!ff)
+		return -ENOMEM;
+	ff->fpga = fpga;
+	ff->sim_losses = atomic_read(&fpga->sim_losses);
+	file->private_data = ff;
+	mutex_lock(&fpga->open_lock);
+	if (!fpga->users++) {
+		/* What was known of a simulator is stale: ask now. */
+		WRITE_ONCE(fpga->sim_present, false);
+		schedule_delayed_work(&fpga->watch, 0);
 	}
+	if ((file->f_mode & FMODE_READ) && !fpga->readers++)
+		fpga_set_ctrl(fpga, CTRL_ENABLE, true);
+	mutex_unlock(&fpga->open_lock);
 	return stream_open(inode, file);
 }
 
 static int fpga_release(struct inode *inode, struct file *file)
 {
-	struct fpga_dev *fpga = file->private_data;
+	struct fpga_file *ff = file->private_data;
+	struct fpga_dev *fpga = ff->fpga;
 
-	if (file->f_mode & FMODE_READ) {
-		mutex_lock(&fpga->open_lock);
-		if (!--fpga->readers)
-			fpga_set_ctrl(fpga, CTRL_ENABLE, false);
-		mutex_unlock(&fpga->open_lock);
-	}
+	mutex_lock(&fpga->open_lock);
+	if ((file->f_mode & FMODE_READ) && !--fpga->readers)
+		fpga_set_ctrl(fpga, CTRL_ENABLE, false);
+	/* Under open_lock, so that an open cannot start it meanwhile. */
+	if (!--fpga->users)
+		cancel_delayed_work_sync(&fpga->watch);
+	mutex_unlock(&fpga->open_lock);
+	kfree(ff);
 	return 0;
 }
 
@@ -669,6 +769,7 @@ static int fpga_probe(struct fpga_dev *fpga, int index)
 	mutex_init(&fpga->open_lock);
 	init_waitqueue_head(&fpga->read_wq);
 	init_waitqueue_head(&fpga->write_wq);
+	INIT_DELAYED_WORK(&fpga->watch, fpga_watch);
 	fpga->doorbell_fd = -1;
 	err = umid_file_name((char *)"", fpga->doorbell_path,
 			     sizeof(fpga->doorbell_path));

@@ -5,6 +5,12 @@ round), at `<umid dir>/<region>-doorbell`. A datagram only says "look at the
 command ring"; its content does not matter. One simulator per device: a
 socket someone still receives on is refused, a stale one (its simulator
 died) replaced.
+
+The socket file also tells the driver how its simulator ended: one that
+stops (its run is over, Ctrl-C, SIGTERM) removes it, one that dies (killed,
+or failing with an error) leaves it behind, refusing. uh_fpga rings the
+doorbell while its device is open, and tells its readers when a simulator
+that was there dies; after a stop they wait for the next simulator.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from types import TracebackType
 
 from ..closing import Closing
 from ..errors import SimulatorError
-from ..irq import SUN_PATH_MAX
+from ..irq import SUN_PATH_MAX, receiver_error
 
 
 def doorbell_path(irq_socket: Path) -> Path:
@@ -60,19 +67,24 @@ class Doorbell(Closing):
         self.rings += count
         return count
 
-    def close(self) -> None:
+    def close(self, *, remove: bool = True) -> None:
+        """Stop receiving; `remove` the socket file, unless this simulator is dying (see above)."""
         if self._sock.fileno() != -1:
+            if remove:
+                # First, so that the driver never finds it refusing meanwhile.
+                self.path.unlink(missing_ok=True)
             self._sock.close()
-            self.path.unlink(missing_ok=True)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Ctrl-C (and SIGTERM, turned into it) is a stop; any other exception a death.
+        self.close(remove=exc_type is None or issubclass(exc_type, KeyboardInterrupt))
 
 
 def in_use(path: Path) -> bool:
     """Whether a simulator receives on the doorbell at `path`."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-    try:
-        probe.connect(str(path))
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True
+    return receiver_error(path) is None

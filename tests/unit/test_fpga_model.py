@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -358,3 +359,18 @@ def test_waiting_for_the_ring_to_drain_stops_when_the_guest_is_gone(
     device.inject(b"x" * 40)
     with pytest.raises(GuestGone, match="; 40 bytes are left unread in the report ring"):
         device.wait_drained(timeout=20)
+
+
+@pytest.mark.parametrize(
+    ("error", "left"), [(None, False), (KeyboardInterrupt, False), (SimulatorError, True)]
+)
+def test_a_dying_simulator_leaves_its_doorbell_refusing(
+    tmp_path: Path, error: type[BaseException] | None, left: bool
+) -> None:
+    # How uh_fpga tells a simulator that died from one that stopped.
+    path = tmp_path / "fpga0-doorbell"
+    with contextlib.suppress(BaseException), Doorbell(path):
+        if error is not None:
+            raise error
+    assert path.exists() == left
+    assert not in_use(path)

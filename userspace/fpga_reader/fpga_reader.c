@@ -18,8 +18,10 @@
  * Exit status: 0 when every device delivered --count reports (and the
  * echoes asked for) with nothing lost, duplicated or corrupted; 1 when it
  * stopped early (--idle, --timeout, SIGINT or SIGTERM, which still print
- * the summary); 2 on a usage or I/O error; 3 when reports were lost,
- * duplicated or corrupted.
+ * the summary); 2 on a usage or I/O error, or when the simulator died
+ * (uh_fpga fails read() with ECONNRESET once the reports it left are read:
+ * "fpga_reader: /dev/fpga0: the simulator died, after 1200 reports"); 3
+ * when reports were lost, duplicated or corrupted.
  *
  * The formats are docs/icd.md (generated from simulators/fpga/icd.py).
  */
@@ -289,6 +291,17 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A read() or write() on @dev failed with errno: say why, in one line. */
+static void io_error(const struct device *dev, const char *call)
+{
+	if (errno == ECONNRESET)
+		fprintf(stderr, "fpga_reader: %s: the simulator died, after %" PRIu64
+			" reports\n", dev->path, dev->reports);
+	else
+		fprintf(stderr, "fpga_reader: %s: %s: %s\n", dev->path, call,
+			strerror(errno));
+}
+
 /* --- commands ------------------------------------------------------------- */
 
 /* Write one command; blocks (in poll) while the command ring is full. */
@@ -312,8 +325,7 @@ static int send_command(struct device *dev, uint8_t opcode, uint32_t tag,
 		if (n == (ssize_t)total)
 			return 0;
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			fprintf(stderr, "fpga_reader: %s: write: %s\n", dev->path,
-				strerror(errno));
+			io_error(dev, "write");
 			return -1;
 		}
 		poll(&pfd, 1, 100);
@@ -471,8 +483,10 @@ static int measure_rtt(struct device *dev, int n, uint8_t *buf, size_t bufsize,
 		double start = now(), deadline = start + 5;
 		int before = dev->echoes_ok;
 
-		if (send_echo(dev, text))
+		if (send_echo(dev, text)) {
+			free(samples);
 			return -1;
+		}
 		while (dev->echoes_ok == before) {
 			struct pollfd pfd = { .fd = dev->fd, .events = POLLIN };
 			ssize_t got;
@@ -485,6 +499,11 @@ static int measure_rtt(struct device *dev, int n, uint8_t *buf, size_t bufsize,
 			if (poll(&pfd, 1, 100) <= 0)
 				continue;
 			got = read(dev->fd, buf, bufsize);
+			if (got < 0 && errno != EAGAIN && errno != EINTR) {
+				io_error(dev, "read");
+				free(samples);
+				return -1;
+			}
 			if (got > 0)
 				on_reports(dev, buf, (size_t)got, check_crc, text);
 		}
@@ -680,8 +699,7 @@ int main(int argc, char **argv)
 
 			got = read(dev->fd, buf, bufsize);
 			if (got < 0 && errno != EAGAIN && errno != EINTR) {
-				fprintf(stderr, "fpga_reader: %s: read: %s\n",
-					dev->path, strerror(errno));
+				io_error(dev, "read");
 				return 2;
 			}
 			if (got > 0) {
