@@ -7,6 +7,7 @@ summary line per device, which the tests parse.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 
 from simulators.fpga import icd
 from simulators.fpga.device import open_fpga
+from simulators.fpga.doorbell import in_use
 from simulators.fpga.model import Fpga
 from umlharness import Instance
 
@@ -70,13 +72,18 @@ class Simulator:
         """Its summary, once it has exited (after SIGTERM if `stop`)."""
         if stop:
             self.process.send_signal(signal.SIGTERM)
+        code, stdout, stderr = self.exit(timeout)
+        assert code == 0, stderr
+        (summary,) = summaries(stdout).values()
+        return summary
+
+    def exit(self, timeout: float = 30) -> tuple[int, str, str]:
+        """Its exit status, stdout and stderr; still running after `timeout` s fails the test."""
         try:
             stdout, stderr = self.process.communicate(timeout=timeout)
         finally:
             self.process.kill()
-        assert self.process.returncode == 0, stderr
-        (summary,) = summaries(stdout).values()
-        return summary
+        return self.process.returncode, stdout, stderr
 
 
 @pytest.fixture
@@ -308,3 +315,101 @@ def test_rmmod_while_streaming_is_safe_and_reload_works(
     assert numbers(got, "lost", "dup", "crc_errors", "malformed") == (0, 0, 0, 0)
     loads = re.findall(r"uh_fpga: fpga0: report ring \d+ bytes", uml.kernel_log)
     assert len(loads) == 11  # at boot, then 10 reloads
+
+
+# --- one side goes away ---------------------------------------------------------------
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {timeout:g}s"
+        time.sleep(0.05)
+
+
+def kill_guest(vm: Instance) -> float:
+    """SIGKILL the guest's whole UML process group, as a crash would; when that was."""
+    assert vm.pid is not None
+    os.killpg(vm.pid, signal.SIGKILL)
+    return time.monotonic()
+
+
+def ring_used(vm: Instance) -> int:
+    """Bytes in fpga0's report ring that the driver has not consumed."""
+    with open_fpga(0, umid=vm.umid, doorbell=False) as device:
+        ring = device.report_ring()
+        return ring.used() if ring is not None else 0
+
+
+def produced(vm: Instance) -> int:
+    """Reports fpga0 has written (read from the host: the console may be busy)."""
+    with open_fpga(0, umid=vm.umid, doorbell=False) as device:
+        return device.regs.read("REPORTS_PRODUCED")
+
+
+STREAM_FOR_EVER = ("stream", "--rate", "20000", "--count", "1000000000")
+
+
+@pytest.mark.uml(iomem=["fpga0:4M"])
+@pytest.mark.parametrize(
+    "what", ["stream waiting for a reader", "stream while read", "serve", "inject --wait"]
+)
+def test_a_simulator_stops_when_its_guest_is_killed(
+    uml: Instance, tmp_path: Path, what: str
+) -> None:
+    if what == "inject --wait":
+        report = tmp_path / "report.bin"
+        report.write_bytes(icd.build_report(icd.ReportType.ECHO, 0, icd.echo_payload(1, b"x")))
+        # Nobody reads /dev/fpga0, so the bytes stay in the ring and inject waits.
+        simulator = Simulator(uml, "inject", str(report), "--wait", "--timeout", "120")
+        wait_until(lambda: ring_used(uml) > 0, "injected bytes")
+    else:
+        simulator = Simulator(uml, *(["serve"] if what == "serve" else STREAM_FOR_EVER))
+        wait_until(lambda: in_use(uml.umid_dir / "fpga0-doorbell"), "simulator")
+    if what == "stream while read":
+        uml.check("fpga_reader --dev /dev/fpga0 --count 1000000000 --idle 120 >/dev/null &")
+        wait_until(lambda: produced(uml) > 0, "reports")
+    killed = kill_guest(uml)
+    code, _, stderr = simulator.exit(timeout=60)
+    took = time.monotonic() - killed
+    assert code == 2, stderr
+    assert stderr.startswith(
+        f"sim: error: instance {uml.umid} is gone (its UML process exited); "
+    ), stderr
+    assert len(stderr.splitlines()) == 1
+    assert took < 10, f"{took:.1f}s"  # about a second; the rest is room for a slow host
+    if what == "stream while read":
+        streamed = re.search(r"fpga0 stopped after (\d+) reports", stderr)
+        assert streamed and int(streamed[1]) > 0, stderr
+
+
+@pytest.mark.uml(iomem=["fpga0:4M"])
+def test_a_reader_learns_that_its_simulator_died(
+    uml: Instance, in_background: Callable[[Callable[[], None]], None]
+) -> None:
+    doorbell = uml.umid_dir / "fpga0-doorbell"
+
+    def start_then_kill() -> None:
+        time.sleep(1)  # the reader starts first: no simulator yet is not a dead one
+        simulator = Simulator(uml, *STREAM_FOR_EVER)
+        wait_until(lambda: produced(uml) > 1000, "reports")
+        simulator.process.kill()  # SIGKILL: it cannot say goodbye
+
+    in_background(start_then_kill)
+    started = time.monotonic()
+    result = uml.run(
+        "fpga_reader --dev /dev/fpga0 --count 1000000000 --idle 100 --timeout 100", timeout=150
+    )
+    took = time.monotonic() - started
+    assert result.exit_code == 2, result.output
+    assert re.fullmatch(
+        r"fpga_reader: /dev/fpga0: the simulator died, after [1-9]\d* reports\s*", result.output
+    ), result.output
+    assert took < 60, f"{took:.1f}s"  # its timeout is 100 s; this is about 1 s after the kill
+    assert "uh_fpga: fpga0: the simulator died" in uml.kernel_log
+    # Its doorbell is left behind, refusing; the next simulator takes over.
+    assert doorbell.exists() and not in_use(doorbell)
+    again = Simulator(uml, "stream", "--rate", "0", "--count", "100")
+    after = uml.run("fpga_reader --dev /dev/fpga0 --count 100 --idle 20", timeout=60)
+    again.finish()
+    assert after.exit_code == 0, after.output
