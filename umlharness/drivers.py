@@ -63,7 +63,7 @@ def build_drivers(
         if not directory.is_dir():
             raise HarnessError(f"drivers directory {directory} does not exist")
     key = digest([kernel.key, *(part for d in dirs for part in [str(d), *tree_digest(d)])])
-    entry = CacheEntry(paths.cache_dir(), "drivers", key)
+    entry = CacheEntry(paths.cache_dir(), "drivers", key, artefacts=("modules/*.ko",))
     if entry.ready:
         return BuiltDrivers(entry.path)
 
@@ -87,7 +87,7 @@ def build_drivers(
                 shutil.copy2(ko, out / "modules" / ko.name)
             reporter.advance(1, module_dir.name)
 
-    return BuiltDrivers(entry.ensure(build))
+    return BuiltDrivers(entry.ensure(build, reporter))
 
 
 def build_one(

@@ -133,12 +133,18 @@ def build_kernel(request: KernelRequest, reporter: Reporter | None = None) -> Ke
     reporter = reporter or QuietReporter()
     source = KernelSource.find(request.source, request.supported_series())
     fragment = Kconfig.merge_files(request.fragments())
-    entry = CacheEntry(request.cache_root, "kernels", cache_key(request, source, fragment))
+    entry = CacheEntry(
+        request.cache_root,
+        "kernels",
+        cache_key(request, source, fragment),
+        artefacts=("linux", "release", "tree/Module.symvers"),
+        executable="linux",
+    )
     if entry.ready:
         return Kernel(entry.path)
     check_tools(BUILD_TOOLS)
     builder = _KernelBuilder(request, source, fragment, reporter)
-    return Kernel(entry.ensure(builder.build))
+    return Kernel(entry.ensure(builder.build, reporter))
 
 
 class _KernelBuilder:

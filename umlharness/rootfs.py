@@ -94,7 +94,7 @@ def build_rootfs(
             *[m.read_bytes() for m in kernel.modules()],
         ]
     )
-    entry = CacheEntry(paths.cache_dir(), "rootfs", key)
+    entry = CacheEntry(paths.cache_dir(), "rootfs", key, artefacts=("rootfs.ext4",))
     if entry.ready:
         return Rootfs(entry.path)
 
@@ -109,7 +109,7 @@ def build_rootfs(
         shutil.rmtree(root)
         reporter.done(f"rootfs with {len(modules)} module(s) ready")
 
-    return Rootfs(entry.ensure(build))
+    return Rootfs(entry.ensure(build, reporter))
 
 
 def lay_out_tree(root: Path, busybox: Path, overlay: Path) -> None:
