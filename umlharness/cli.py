@@ -18,14 +18,14 @@ from typing import Any, TypeVar
 
 import click
 
-from . import registry
+from . import registry, validate
 from .artifacts import ArtifactRequest, Artifacts, prepare
 from .drivers import build_drivers
 from .errors import BootTimeout, BuildFailed, GuestError, HarnessError
 from .instance import DEFAULT_MEM, BootRequest, Instance
-from .iomem import IomemSpec
+from .iomem import IomemSpec, check_unique
 from .kernel import KernelRequest, build_kernel
-from .pci import PciSpec
+from .pci import PciSpec, check_pci_count
 from .progress import default_reporter
 from .rootfs import build_rootfs
 
@@ -161,8 +161,11 @@ def rootfs_build(source: Path | None, jobs: int, kasan: bool) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    callback=lambda _ctx, _param, value: (
+        None if value is None else validate.seconds(value, "--timeout")
+    ),
     default=None,
+    metavar="SECONDS",
     help="Seconds the whole run may take, boot included (default: none with a "
     "console, 300 with --run).",
 )
@@ -214,13 +217,18 @@ def boot(
     the guest. Without a terminal, the guest runs (printing its kernel log)
     until it is stopped with `umlharness stop` or a signal.
     """
+    # The checks BootRequest makes, made before a build that may take minutes.
     specs = [IomemSpec.parse(text) for text in iomem]
+    check_unique(specs)
     devices = [PciSpec.parse(text) for text in pci]
+    check_pci_count(devices)
     if trace is not None and not devices:
         raise HarnessError("--trace records PCI accesses: add a --pci device")
-    if share is not None and not share.is_dir():
-        raise HarnessError(f"--share {share}: not a directory")
-    _check_mem(mem)
+    if share is not None:
+        share = validate.share(share)
+    if umid is not None:
+        validate.umid(umid)
+    validate.guest_memory_backing(mem)
     with clean_exit_on_signals():
         _boot(
             specs,
@@ -264,7 +272,7 @@ def _boot(
         pci_trace=trace,
         mem=mem,
         umid=umid,
-        share=share.resolve() if share else None,
+        share=share,
         boot_timeout=min(timeout, 30.0) if timeout else 30.0,
         autoload=not no_autoload,
         kernel_echo=None if commands else _kernel_echo(raw_terminal=interactive),
@@ -272,13 +280,6 @@ def _boot(
     if commands:
         sys.exit(_run_commands(request, commands, started, timeout))
     _console(request, artifacts, interactive)
-
-
-def _check_mem(mem: str) -> None:
-    from .iomem import parse_size
-
-    if parse_size(mem) < 32 << 20:
-        raise HarnessError(f"--mem {mem}: the guest needs at least 32M")
 
 
 def _kernel_echo(raw_terminal: bool) -> Callable[[str], None]:
@@ -371,14 +372,19 @@ def ps() -> None:
 @cli.command("trace")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--limit", type=click.IntRange(min=1), help="Show only the first N events.")
-def trace_command(file: Path, limit: int | None) -> None:
+@click.option(
+    "--import-model",
+    is_flag=True,
+    help="Import the model the trace names even if it is not built in (runs its code).",
+)
+def trace_command(file: Path, limit: int | None, import_model: bool) -> None:
     """Show a PCI trace (`boot --trace FILE`) decoded: register names, values, bit fields."""
     from simulators.errors import SimulatorError
     from simulators.pci.models import make_model
     from simulators.pci.trace import show
 
     try:
-        for count, line in enumerate(show(file, make_model)):
+        for count, line in enumerate(show(file, make_model, import_model)):
             if limit is not None and count > limit:
                 break
             click.echo(line)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import select
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +51,27 @@ def _no_address_randomisation() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     current = libc.personality(0xFFFFFFFF)
     libc.personality(current | ADDR_NO_RANDOMIZE)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _child_setup(parent: int, die_with_parent: bool) -> Callable[[], None]:
+    """What the UML child does before exec: a fixed address layout and, when the
+    harness's main thread spawns it, SIGKILL when the harness dies.
+
+    The death signal follows the thread that forked, not the process, so it is
+    set only from the main thread; the instance's watchdog covers the rest.
+    """
+
+    def setup() -> None:
+        _no_address_randomisation()
+        if die_with_parent:
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:  # the harness died before prctl
+                os._exit(1)
+
+    return setup
 
 
 class KernelLog:
@@ -165,7 +187,9 @@ def spawn_uml(
             codec_errors="replace",
             timeout=None,
             dimensions=(50, 200),
-            preexec_fn=_no_address_randomisation,
+            preexec_fn=_child_setup(
+                os.getpid(), threading.current_thread() is threading.main_thread()
+            ),
         )
     finally:
         os.close(write_fd)

@@ -11,11 +11,11 @@ kills its whole process group, and removes the instance's directory.
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
 import secrets
 import shutil
+import signal
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -26,16 +26,17 @@ from typing import TYPE_CHECKING
 
 import pexpect
 
-from . import paths, registry
+from . import paths, registry, validate
 from .console import KernelLog, spawn_uml
 from .crash import extract_trace, trace_complete
 from .errors import BootTimeout, GuestCrashed, GuestError, GuestExited, HarnessError
 from .iomem import IomemSpec, check_unique
 from .kernel import Kernel
-from .pci import PciBackend, PciSpec, plan_backends
-from .procs import kill_group
+from .pci import PciBackend, PciSpec, check_pci_count, plan_backends
+from .procs import ProcessId, kill_group
 from .rootfs import Rootfs
 from .tmpdir import uml_temp_dir
+from .watchdog import Watchdog
 
 if TYPE_CHECKING:
     from simulators.pci.control import RemoteModel
@@ -45,7 +46,6 @@ UNBIND_PCI_DRIVERS = (
     'for dev in /sys/bus/pci/drivers/*/0000:*; do echo "${dev##*/}" >"${dev%/*}/unbind"; done'
 )
 DEFAULT_MEM = "128M"
-_UMID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 LOOPS_PER_JIFFY = 20_000_000
 #: How often a wait looks at the kernel log for a crash.
 POLL_SECONDS = 0.05
@@ -105,6 +105,19 @@ class BootRequest:
     #: Called with kernel log text as it arrives (the interactive console prints it).
     kernel_echo: Callable[[str], None] | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        # The one place where a boot's values are checked, whether they came
+        # from the CLI, the pytest plugin or a script.
+        validate.guest_memory_backing(self.mem)
+        if self.umid is not None:
+            validate.umid(self.umid)
+        validate.seconds(self.boot_timeout, "boot timeout")
+        validate.seconds(self.command_timeout, "command timeout")
+        if self.share is not None:
+            object.__setattr__(self, "share", validate.share(self.share))
+        check_unique(list(self.iomem))
+        check_pci_count(list(self.pci))
+
 
 def new_umid() -> str:
     return f"uh-{secrets.token_hex(4)}"
@@ -115,11 +128,8 @@ class Instance:
 
     def __init__(self, request: BootRequest) -> None:
         self.request = request
-        self.umid = request.umid or new_umid()
-        if not _UMID.match(self.umid):
-            raise HarnessError(
-                f"bad umid {self.umid!r}: letters, digits, '.', '_' and '-', up to 32 chars"
-            )
+        self.umid = request.umid if request.umid is not None else new_umid()
+        registry.instances(reap_stale=True)  # what a killed harness left behind
         self.dir = registry.claim(self.umid)
         self.uml_dir = self.dir / "uml"
         self.console_log = self.dir / "console.log"
@@ -130,6 +140,9 @@ class Instance:
         self._klog: KernelLog | None = None
         self._token = 0
         self._closed = False
+        # Torn down even if this object is dropped without shutdown(), or at exit.
+        self._teardown = _Teardown(self.dir)
+        self._finalizer = weakref.finalize(self, self._teardown)
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -196,19 +209,23 @@ class Instance:
         if request.iomem:
             args.append("umlharness.iomem=" + ",".join(spec.name for spec in request.iomem))
         if request.share is not None:
-            args.append(f"umlharness.share={request.share}")
+            args.append(f"umlharness.share={kernel_word(str(request.share))}")
         args += [backend.kernel_arg for backend in self.pci]
         return [*args, *request.extra_args]
 
     def _start(self) -> None:
         request = self.request
-        check_unique(list(request.iomem))
-        if request.share is not None and not request.share.is_dir():
-            raise HarnessError(f"--share {request.share}: not a directory")
+        self._check_socket_paths()
         for spec in request.iomem:
             self.iomem_files[spec.name] = spec.materialise(self.dir)
+        self._check_iomem_files_free()
         self.uml_dir.mkdir(mode=0o700)
+        watchdog = self._teardown.watchdog = Watchdog(self.dir)
         self._start_pci()
+        for backend in self.pci:
+            needle = registry.backend_needle(self.dir, backend.slot)
+            if backend.process is not None:
+                watchdog.watch_process(backend.process, needle)
         env = {**os.environ, "TMPDIR": str(uml_temp_dir())}
         self._child, self._klog = spawn_uml(
             request.kernel.binary,
@@ -219,27 +236,62 @@ class Instance:
             kernel_log=self.kernel_log_path,
             kernel_echo=request.kernel_echo,
         )
+        self._teardown.child, self._teardown.klog = self._child, self._klog
+        uml = ProcessId.of(self._child.pid)
+        if uml is None:
+            raise self._exited_error("the guest exited as it started")
+        watchdog.watch_group(uml, registry.uml_needle(self.umid))
         registry.record(
             self.dir,
-            pid=self._child.pid,
+            uml=uml,
             iomem={name: str(path) for name, path in self.iomem_files.items()},
             umid_dir=str(self.umid_dir),
             pci={
                 backend.slot: {
                     "model": backend.spec.model,
                     "control": str(backend.control),
-                    "pid": backend.pid or 0,
+                    "process": backend.process.to_json() if backend.process else None,
                 }
                 for backend in self.pci
             },
         )
-        _live_instances.add(self)
         self._expect_console([re.escape(READY_MARKER)], request.boot_timeout, "boot")
+
+    def _check_socket_paths(self) -> None:
+        """Every socket of this instance must fit in sun_path: UML's, and each
+        region's driver socket with room for a doorbell beside it."""
+        validate.socket_path(self.umid_dir / "mconsole", "UML's mconsole socket")
+        for spec in self.request.iomem:
+            validate.socket_path(
+                self.umid_dir / f"{spec.name}-doorbell", f"the sockets of iomem region {spec.name}:"
+            )
+
+    def _check_iomem_files_free(self) -> None:
+        """A register file is one device: two guests mapping it would share its registers."""
+        mine = {name: path for name, path in self.iomem_files.items() if path.parent != self.dir}
+        for info in registry.instances(reap_stale=False):
+            if info.umid == self.umid:
+                continue
+            for theirs in info.iomem.values():
+                for name, path in mine.items():
+                    with suppress(OSError):
+                        if path.samefile(theirs):
+                            raise HarnessError(
+                                f"--iomem {name}={path}: the file is in use by running instance "
+                                f"{info.umid} as a register file"
+                            )
+        seen: dict[Path, str] = {}
+        for name, path in mine.items():
+            if path in seen:
+                raise HarnessError(f"--iomem {seen[path]} and {name} name the same file {path}")
+            seen[path] = name
 
     def _start_pci(self) -> None:
         """Start the PCI backends (all at once) and wait until each listens."""
         request = self.request
-        self.pci = plan_backends(list(request.pci), self.dir, request.pci_trace)
+        self.pci = self._teardown.backends = plan_backends(
+            list(request.pci), self.dir, request.pci_trace
+        )
         for backend in self.pci:
             backend.start()
         for backend in self.pci:
@@ -292,37 +344,26 @@ class Instance:
         if self._closed:
             return None
         self._closed = True
-        _live_instances.discard(self)
-        child = self._child
-        if child is not None:
-            kill_group(child.pid)
-            with suppress(OSError, pexpect.ExceptionPexpect):
-                child.close(force=True)
-            if child.logfile_read:
-                child.logfile_read.close()
-        for backend in self.pci:
-            backend.stop()
-        if self._klog is not None:
-            self._klog.join(timeout=2)
+        self._finalizer.detach()
+        self._teardown.kill_processes()
         saved = self._save_logs() if keep_logs else None
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._teardown.remove()
         return saved
 
     def _save_logs(self) -> Path | None:
         """Move the logs and the harness's iomem files out of the instance directory."""
-        root = paths.cache_dir() / "logs" / "instances"
-        target = root / self.umid
-        target.mkdir(parents=True, exist_ok=True)
+        root = private_dir(paths.cache_dir() / "logs" / "instances")
+        target = private_dir(root / self.umid)
         for log in (self.console_log, self.kernel_log_path, *(b.log for b in self.pci)):
             if log.exists():
-                shutil.copy2(log, target / log.name)
+                private_copy(log, target / log.name)
         for backend in self.pci:
             backend.log = target / backend.log.name
         self.console_log = target / self.console_log.name
         self.kernel_log_path = target / self.kernel_log_path.name
         for name, path in list(self.iomem_files.items()):
             if path.parent == self.dir and path.exists():
-                shutil.copy2(path, target / path.name)
+                private_copy(path, target / path.name)
                 self.iomem_files[name] = target / path.name
         _prune_saved(root)
         return target
@@ -517,12 +558,27 @@ class Instance:
             except pexpect.TIMEOUT:
                 continue
         self._raise_if_crashed(wait_for_log=True)
+        self._raise_if_killed()
+
+    def _raise_if_killed(self) -> None:
+        """A guest that ended other than by powering off (killed, say) is an error."""
+        child = self._child
+        if child is None or child.isalive():
+            return
+        if child.signalstatus is not None:
+            name = signal.Signals(child.signalstatus).name
+            raise self._exited_error(f"the guest's UML process was killed by {name}")
+        if child.exitstatus:
+            raise self._exited_error(
+                f"the guest's UML process exited with status {child.exitstatus}"
+            )
 
     def interact(self, escape_character: str = "\x1d") -> None:
         """Hand the console to the user's terminal until the escape key (Ctrl-]) is pressed."""
         assert self._child is not None
         self._child.logfile_read = None
         self._child.interact(escape_character=escape_character)
+        self._raise_if_killed()
 
 
 #: Logs of failed instances kept under the cache; older ones are removed.
@@ -548,15 +604,62 @@ def parse_interrupts(text: str) -> list[InterruptLine]:
     return lines
 
 
-# Instances still running when the interpreter exits are killed, so a script that
-# forgets shutdown() (or dies) leaves no UML process behind.
-_live_instances: weakref.WeakSet[Instance] = weakref.WeakSet()
+class _Teardown:
+    """What an instance started, apart from the Instance object, so that a
+    weakref finalizer can tear it down when a script drops the object or exits
+    without shutdown()."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.child: pexpect.spawn | None = None
+        self.klog: KernelLog | None = None
+        self.backends: list[PciBackend] = []
+        self.watchdog: Watchdog | None = None
+
+    def __call__(self) -> None:
+        self.kill_processes()
+        self.remove()
+
+    def kill_processes(self) -> None:
+        child = self.child
+        if child is not None:
+            kill_group(child.pid)
+            with suppress(OSError, pexpect.ExceptionPexpect):
+                child.close(force=True)
+            if child.logfile_read:
+                child.logfile_read.close()
+        for backend in self.backends:
+            backend.stop()
+        if self.klog is not None:
+            self.klog.join(timeout=2)
+
+    def remove(self) -> None:
+        """Remove the directory; then the watchdog has nothing left to do."""
+        if registry.is_instance_dir(self.directory):
+            shutil.rmtree(self.directory, ignore_errors=True)
+        if self.watchdog is not None:
+            self.watchdog.release()
 
 
-@atexit.register
-def _kill_leftovers() -> None:
-    for instance in list(_live_instances):
-        instance.kill()
+def kernel_word(text: str) -> str:
+    """`text` as one word of the kernel command line: UML joins its arguments with
+    spaces, so bytes other than a safe few become octal escapes (init undoes them
+    with `printf %b`)."""
+    safe = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-@=~,:"
+    return "".join(chr(byte) if byte in safe else f"\\{byte:03o}" for byte in os.fsencode(text))
+
+
+def private_dir(path: Path) -> Path:
+    """`path` (and its parents) as a directory only this user can enter."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def private_copy(source: Path, target: Path) -> None:
+    """Copy a log or register file where only this user can read it."""
+    shutil.copyfile(source, target)
+    target.chmod(0o600)
 
 
 @contextmanager

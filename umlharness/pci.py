@@ -19,13 +19,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import paths, validate
 from .errors import GuestError, HarnessError
+from .procs import ProcessId
 
 #: CONFIG_UML_PCI_OVER_VIRTIO_DEVICE_ID in uml-config/pci.config.
 VIRTIO_PCI_DEVICE_ID = 1234
 MAX_DEVICES = 8  # virt-pci's MAX_DEVICES
 READY = "ready"
-SUN_PATH_MAX = 107
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,16 @@ class PciSpec:
     @classmethod
     def parse(cls, text: str) -> PciSpec:
         from simulators.errors import SimulatorError
-        from simulators.pci.models import make_model, parse_spec
+        from simulators.pci.models import ModelFailed, make_model, parse_spec
 
         try:
             model, options = parse_spec(text)
             make_model(model, options)  # unknown models and options fail here, not in the guest
+        except ModelFailed as failed:
+            log = paths.cache_dir() / "logs" / "pci-model.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(f"--pci {text}\n{failed.traceback}")
+            raise HarnessError(f"--pci {text}: {failed} (traceback in {log})") from None
         except SimulatorError as error:
             raise HarnessError(f"--pci {text}: {error}") from None
         return cls(model, tuple(options.items()))
@@ -65,11 +71,12 @@ class PciBackend:
         self.control = directory / f"{slot}.ctl"
         self.log = directory / f"{slot}.log"
         self.trace = trace
-        encoded = os.fsencode(self.socket)
-        if len(encoded) > SUN_PATH_MAX or b":" in encoded:
+        validate.socket_path(self.socket, "PCI socket")
+        validate.socket_path(self.control, "PCI control socket")
+        if b":" in os.fsencode(self.socket):
             raise HarnessError(
-                f"PCI socket path {self.socket} is too long or has a ':' "
-                "(set UMLHARNESS_RUN to a short directory)"
+                f"PCI socket {self.socket} has a ':', which virtio_uml.device= cannot take "
+                "(set UMLHARNESS_RUN to a directory without one)"
             )
         self._process: subprocess.Popen[str] | None = None
         self.stopping = False
@@ -81,6 +88,11 @@ class PciBackend:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
+
+    @property
+    def process(self) -> ProcessId | None:
+        """The backend process, for records that outlive this object."""
+        return ProcessId.of(self._process.pid) if self._process is not None else None
 
     def start(self) -> None:
         command = [
@@ -164,10 +176,14 @@ class PciBackend:
             process.stdout.close()
 
 
-def plan_backends(specs: list[PciSpec], directory: Path, trace: Path | None) -> list[PciBackend]:
-    """One backend per spec, slots pci0..; with `trace`, pci0 records to it, pciN to TRACE.pciN."""
+def check_pci_count(specs: list[PciSpec]) -> None:
     if len(specs) > MAX_DEVICES:
         raise HarnessError(f"{len(specs)} PCI devices: UML's virt-pci takes up to {MAX_DEVICES}")
+
+
+def plan_backends(specs: list[PciSpec], directory: Path, trace: Path | None) -> list[PciBackend]:
+    """One backend per spec, slots pci0..; with `trace`, pci0 records to it, pciN to TRACE.pciN."""
+    check_pci_count(specs)
     backends = []
     for index, spec in enumerate(specs):
         slot = f"pci{index}"

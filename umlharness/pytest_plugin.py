@@ -16,7 +16,6 @@ environment, then the ini file.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from . import paths, registry
+from . import paths, registry, validate
 from .artifacts import ArtifactRequest, Artifacts, prepare
 from .errors import GuestCrashed, HarnessError, ToolMissing
-from .instance import DEFAULT_MEM, BootRequest, Instance
+from .instance import DEFAULT_MEM, BootRequest, Instance, private_copy, private_dir
 from .iomem import IomemSpec
 from .kernel import KernelRequest
 from .pci import PciSpec
@@ -87,6 +86,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "uml(iomem=[...], pci=[...], modules=[...], autoload=True, mem=None, share=None): "
         "how the `uml` fixture boots its guest",
     )
+    # A bad option is one usage error now, not the same traceback in every test.
+    try:
+        config.stash[_SETTINGS] = UmlSettings.from_config(config)
+    except HarnessError as error:
+        raise pytest.UsageError(f"umlharness: {error}") from None
 
 
 def option_value(config: pytest.Config, name: str) -> Any:
@@ -99,6 +103,12 @@ def option_value(config: pytest.Config, name: str) -> Any:
         raw = os.environ[option.env]
         return raw.lower() in {"1", "yes", "true", "on"} if option.flag else raw
     return config.getini(option.ini)
+
+
+def _named(name: str) -> str:
+    """How the user may have given option `name`, for an error about its value."""
+    option = next(o for o in OPTIONS if o.name == name)
+    return f"{option.cli} ({option.env}, ini {option.ini})"
 
 
 @dataclass
@@ -121,16 +131,24 @@ class UmlSettings:
             drivers=tuple(Path(d) for d in drivers.split(":"))
             if drivers
             else (paths.drivers_dir(),),
-            mem=str(option_value(config, "mem")),
-            timeout=float(option_value(config, "timeout")),
+            mem=_checked_mem(str(option_value(config, "mem"))),
+            timeout=validate.seconds(option_value(config, "timeout"), _named("timeout")),
             keep=bool(option_value(config, "keep")),
             kasan=bool(option_value(config, "kasan")),
         )
 
 
+def _checked_mem(text: str) -> str:
+    validate.guest_memory(text, _named("mem"))
+    return text
+
+
+_SETTINGS = pytest.StashKey[UmlSettings]()
+
+
 @pytest.fixture(scope="session")
 def uml_settings(pytestconfig: pytest.Config) -> UmlSettings:
-    return UmlSettings.from_config(pytestconfig)
+    return pytestconfig.stash[_SETTINGS]
 
 
 @pytest.fixture(scope="session")
@@ -259,14 +277,16 @@ def _test_failed(item: pytest.Item) -> bool:
 
 def _save_artefacts(instance: Instance, target: Path, item: pytest.Item) -> None:
     """Console log, kernel log (dmesg) and iomem snapshots, kept under the test's tmp path."""
-    target.mkdir(parents=True, exist_ok=True)
+    private_dir(target)
     for log in (instance.console_log, instance.kernel_log_path, *(b.log for b in instance.pci)):
         if log.exists():
-            shutil.copy2(log, target / log.name)
-    (target / "dmesg.txt").write_text(instance.kernel_log)
+            private_copy(log, target / log.name)
+    dmesg = target / "dmesg.txt"
+    dmesg.write_text(instance.kernel_log)
+    dmesg.chmod(0o600)
     for name, path in instance.iomem_files.items():
         if path.exists():
-            shutil.copy2(path, target / f"iomem-{name}.bin")
+            private_copy(path, target / f"iomem-{name}.bin")
     item.add_report_section("teardown", "uml artefacts", f"{instance.umid}: {target}")
     item.user_properties.append(("uml_artefacts", str(target)))
 

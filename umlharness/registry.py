@@ -1,7 +1,11 @@
-"""Running instances: one directory each under the run directory, with a record of its pid.
+"""Running instances: one directory each under the run directory, with a record of its processes.
 
-`umlharness ps` and `umlharness stop` read these records; any record whose
-UML process is gone (the harness was SIGKILLed, say) is reaped on sight.
+`umlharness ps` and `umlharness stop`, `sim` and the pytest plugin read these
+records; an instance whose UML is gone, or whose harness died, is reaped on
+sight. The harness touches only what it made: a directory is an instance
+only if it carries the marker file written when it was claimed, and a
+recorded process is signalled only while it is still that process (pid and
+start time) and its command line names the instance.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,33 +23,55 @@ from typing import Any
 
 from . import paths
 from .errors import HarnessError
-from .procs import kill_group, pid_alive
+from .procs import ProcessId, kill_recorded, kill_recorded_group, processes_with
 
+#: Written when a directory is claimed: what makes it the harness's to remove.
+MARKER = ".umlharness-instance"
 RECORD = "instance.json"
 #: Present when the owner (`umlharness boot` on a console) powers the guest off on SIGTERM.
 OWNER_STOPS = "owner-stops"
 
 
+def uml_needle(umid: str) -> bytes:
+    """What the command line of an instance's UML processes contains."""
+    return f"umid={umid}".encode()
+
+
+def backend_needle(directory: Path, slot: str) -> bytes:
+    """What the command line of a PCI backend of the instance in `directory` contains."""
+    return os.fsencode(directory / f"{slot}.sock")
+
+
+def processes_of(umid: str) -> list[int]:
+    """Live processes of instance `umid`, whoever started them: its UML (the
+    umid on the command line), its PCI backends and watchdog (its directory)."""
+    return processes_with(uml_needle(umid), os.fsencode(f"/{umid}"))
+
+
 @dataclass(frozen=True)
 class InstanceInfo:
     umid: str
-    pid: int
     dir: Path
     umid_dir: Path
     iomem: dict[str, str]
     started: float
-    owner: int  # the harness process that booted it; 0 if unknown
-    #: PCI devices by slot (pci0...): {"model": ..., "control": socket, "pid": backend}
+    uml: ProcessId
+    owner: ProcessId | None  # the harness process that booted it
+    #: PCI devices by slot (pci0...): {"model": ..., "control": socket, "process": [pid, start]}
     pci: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.uml.pid
 
     def running(self) -> bool:
         """Whether the guest's UML process is still alive (checked anew on each call)."""
-        return pid_alive(self.pid)
+        return self.uml.is_ours(uml_needle(self.umid))
 
     @property
     def orphaned(self) -> bool:
         """Its harness is gone (killed, say): nothing will ever shut it down."""
-        return self.owner > 0 and not pid_alive(self.owner)
+        return self.owner is not None and not self.owner.alive()
 
     @property
     def sockets(self) -> list[Path]:
@@ -53,54 +80,95 @@ class InstanceInfo:
         except OSError:
             return []
 
+    def backends(self) -> list[tuple[ProcessId, bytes]]:
+        """The recorded PCI backend processes, with what their command lines contain."""
+        found = []
+        for slot, device in self.pci.items():
+            process = ProcessId.from_json(device.get("process"))
+            if process is not None:
+                found.append((process, backend_needle(self.dir, slot)))
+        return found
+
+
+def is_instance_dir(directory: Path) -> bool:
+    """A real directory of ours that carries the marker: never follows a symlink."""
+    try:
+        info = os.lstat(directory)
+        marker = os.lstat(directory / MARKER)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.getuid()
+        and stat.S_ISREG(marker.st_mode)
+        and marker.st_uid == os.getuid()
+    )
+
+
+def _claimant(directory: Path) -> ProcessId | None:
+    """The harness process that claimed `directory` (from its marker)."""
+    try:
+        data = json.loads((directory / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return ProcessId.from_json(data.get("owner")) if isinstance(data, dict) else None
+
 
 def _read(directory: Path) -> InstanceInfo | None:
     try:
         data = json.loads((directory / RECORD).read_text())
+        uml = ProcessId.from_json(data["uml"])
+        if uml is None:
+            return None
         return InstanceInfo(
             umid=directory.name,
-            pid=int(data["pid"]),
             dir=directory,
             umid_dir=Path(data["umid_dir"]),
-            iomem=dict(data.get("iomem", {})),
+            iomem={str(k): str(v) for k, v in dict(data.get("iomem", {})).items()},
             started=float(data.get("started", 0)),
-            owner=int(data.get("owner", 0)),
+            uml=uml,
+            owner=ProcessId.from_json(data.get("owner")),
             pci=dict(data.get("pci", {})),
         )
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def claim(umid: str) -> Path:
-    """Create the instance directory for `umid` (mode 0700), reaping a stale one."""
+    """Create the instance directory for `umid` (mode 0700, marked ours), reaping a stale one."""
     directory = paths.run_dir() / umid
     try:
         directory.mkdir(mode=0o700)
-        return directory
     except FileExistsError:
-        pass
-    info = _read(directory)
-    if info is not None and pid_alive(info.pid):
-        raise HarnessError(f"umid {umid} is already in use (pid {info.pid})")
-    if info is None and time.time() - directory.stat().st_mtime < 60:
-        # Another harness is still starting this instance.
-        raise HarnessError(f"umid {umid} is already in use (starting)")
-    reap(directory, info)
-    directory.mkdir(mode=0o700)
+        if not is_instance_dir(directory):
+            raise HarnessError(
+                f"{directory} exists and is not an instance directory of umlharness: "
+                "choose another --umid (the harness leaves it alone)"
+            ) from None
+        info = _read(directory)
+        if info is not None and info.running() and not info.orphaned:
+            raise HarnessError(f"umid {umid} is already in use (pid {info.pid})") from None
+        claimant = _claimant(directory)
+        if info is None and claimant is not None and claimant.alive():
+            raise HarnessError(f"umid {umid} is already in use (starting)") from None
+        reap(directory, info)
+        directory.mkdir(mode=0o700)
+    marker = {"owner": ProcessId.this().to_json(), "created": time.time()}
+    (directory / MARKER).write_text(json.dumps(marker))
     return directory
 
 
 def record(
     directory: Path,
     *,
-    pid: int,
+    uml: ProcessId,
     iomem: dict[str, str],
     umid_dir: str,
     pci: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     data = {
-        "pid": pid,
-        "owner": os.getpid(),
+        "uml": uml.to_json(),
+        "owner": ProcessId.this().to_json(),
         "iomem": iomem,
         "pci": pci or {},
         "umid_dir": umid_dir,
@@ -117,46 +185,37 @@ def owner_stops(directory: Path) -> None:
 
 
 def reap(directory: Path, info: InstanceInfo | None) -> None:
+    """Kill what is left of an instance (only its own processes) and remove its directory."""
     if info is not None:
-        kill_group(info.pid)
-        for device in info.pci.values():
-            _stop_backend(int(device.get("pid", 0)))
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-def _stop_backend(pid: int) -> None:
-    """SIGTERM a PCI backend whose guest is gone (one that never connected waits a while).
-
-    Only if the pid is still a backend: pids get reused.
-    """
-    if pid <= 0:
-        return
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return
-    if b"simulators.pci" in cmdline:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
+        kill_recorded_group(info.uml, uml_needle(info.umid))
+        for process, needle in info.backends():
+            kill_recorded(process, needle)
+    if is_instance_dir(directory):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def instances(reap_stale: bool = True) -> list[InstanceInfo]:
     """Running instances, oldest first.
 
-    On the way, stale ones are reaped: records whose UML is gone, and guests
-    whose harness died without shutting them down (their process group is
-    killed).
+    On the way, stale ones are reaped: records whose UML is gone, guests
+    whose harness died without shutting them down, and directories whose
+    claimant died before it wrote a record. Anything without the marker is
+    not an instance and is left alone.
     """
     found: list[InstanceInfo] = []
-    root = paths.run_dir()
-    for directory in sorted(root.iterdir()):
-        if not directory.is_dir():
+    for entry in sorted(paths.run_dir().iterdir()):
+        if not is_instance_dir(entry):
             continue
-        info = _read(directory)
-        if info is not None and pid_alive(info.pid) and not info.orphaned:
+        info = _read(entry)
+        if info is not None and info.running() and not info.orphaned:
             found.append(info)
-        elif reap_stale and (info is not None or time.time() - directory.stat().st_mtime > 60):
-            reap(directory, info)
+            continue
+        if not reap_stale:
+            continue
+        claimant = _claimant(entry)
+        if info is None and claimant is not None and claimant.alive():
+            continue  # still starting
+        reap(entry, info)
     return sorted(found, key=lambda info: info.started)
 
 
@@ -186,16 +245,22 @@ def stop(umid: str | None, timeout: float = 5.0) -> InstanceInfo:
     """Stop an instance (the only running one if `umid` is None): SIGTERM its
     group (UML halts), then SIGKILL; remove its directory. The instance stopped."""
     info = find(umid, pick_with="`umlharness stop UMID`")
-    if (info.dir / OWNER_STOPS).exists() and info.owner != os.getpid() and pid_alive(info.owner):
+    owner = info.owner
+    if (
+        (info.dir / OWNER_STOPS).exists()
+        and owner is not None
+        and owner.pid != os.getpid()
+        and owner.is_ours(b"")
+    ):
         # The harness that booted it shuts it down cleanly (PCI drivers
         # unbound, backends stopped) when it gets SIGTERM.
         with contextlib.suppress(ProcessLookupError):
-            os.kill(info.owner, signal.SIGTERM)
-    else:
+            os.kill(owner.pid, signal.SIGTERM)
+    elif info.running():
         with contextlib.suppress(ProcessLookupError):
             os.killpg(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while pid_alive(info.pid) and time.monotonic() < deadline:
+    while info.running() and time.monotonic() < deadline:
         time.sleep(0.05)
     reap(info.dir, info)
     return info

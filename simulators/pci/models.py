@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import traceback
 from collections.abc import Callable
 from typing import cast
 
@@ -28,9 +29,12 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     options: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
+        key = key.strip()
         if not sep or not key:
-            raise SimulatorError(f"--pci {spec}: {pair!r} is not key=value")
-        options[key.strip()] = value.strip()
+            raise SimulatorError(f"{pair!r} is not key=value")
+        if key in options:
+            raise SimulatorError(f"option {key} is given twice")
+        options[key] = value.strip()
     return name.strip(), options
 
 
@@ -54,4 +58,20 @@ def make_model(name: str, options: dict[str, str]) -> PciFunction:
     if unknown:
         have = ", ".join(accepted) or "none"
         raise SimulatorError(f"{name}: unknown option {', '.join(unknown)} (options: {have})")
-    return model_class(**options)
+    try:
+        return model_class(**options)
+    except SimulatorError:
+        raise
+    except Exception as error:
+        # A model's own bug: one line here, its traceback for whoever logs it.
+        raise ModelFailed(name, error) from error
+
+
+class ModelFailed(SimulatorError):
+    """A model's constructor raised; `traceback` is its traceback, for a log."""
+
+    def __init__(self, name: str, error: Exception) -> None:
+        super().__init__(
+            f"PCI model {name} failed to start: {type(error).__name__}: {error}".rstrip(": ")
+        )
+        self.traceback = "".join(traceback.format_exception(error))

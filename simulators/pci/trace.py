@@ -24,6 +24,11 @@ from ..closing import Closing
 from ..errors import SimulatorError
 from .bars import RegisterBar
 from .function import PciFunction
+from .models import MODELS
+from .pcidev import Op
+
+#: What a trace records: virtio_pcidev operations (MSI messages among them).
+OPS = frozenset(Op.__members__)
 
 VERSION = 1
 
@@ -75,10 +80,9 @@ def read_trace(path: Path) -> tuple[dict[str, Any], Iterator[TraceEvent]]:
         handle = path.open()
     except OSError as error:
         raise SimulatorError(f"cannot read trace {path}: {error.strerror}") from None
-    first = handle.readline()
     try:
-        header = json.loads(first)
-    except json.JSONDecodeError:
+        header = json.loads(handle.readline())
+    except ValueError:  # not JSON, or not text at all (UnicodeDecodeError)
         header = None
     if not isinstance(header, dict) or header.get("trace") != VERSION:
         handle.close()
@@ -86,9 +90,16 @@ def read_trace(path: Path) -> tuple[dict[str, Any], Iterator[TraceEvent]]:
 
     def events() -> Iterator[TraceEvent]:
         with handle:
-            for number, line in enumerate(handle, 2):
+            number = 1
+            while True:
+                number += 1
                 try:
+                    line = handle.readline()
+                    if not line:
+                        return
                     raw = json.loads(line)
+                    if raw["op"] not in OPS:
+                        raise ValueError(raw["op"])
                     yield TraceEvent(
                         int(raw["t"]),
                         str(raw["op"]),
@@ -98,7 +109,8 @@ def read_trace(path: Path) -> tuple[dict[str, Any], Iterator[TraceEvent]]:
                         bytes.fromhex(raw.get("data", "")),
                     )
                 except (ValueError, KeyError, TypeError):
-                    # A backend killed mid-write leaves a partial last line.
+                    # A backend killed mid-write leaves a partial last line; a
+                    # binary file fails to decode (UnicodeDecodeError).
                     raise SimulatorError(f"{path}:{number}: not a trace event") from None
 
     return header, events()
@@ -147,10 +159,28 @@ def _bar_names(bar: Any, addr: int, size: int, value: int | None) -> str:
     return "+".join(parts)
 
 
-def show(path: Path, make_model: Callable[[str, dict[str, str]], PciFunction]) -> Iterator[str]:
-    """The decoded lines of a trace; `make_model` rebuilds the model it was recorded from."""
+def show(
+    path: Path,
+    make_model: Callable[[str, dict[str, str]], PciFunction],
+    import_model: bool = False,
+) -> Iterator[str]:
+    """The decoded lines of a trace; `make_model` rebuilds the model it was recorded from.
+
+    A trace names its model, and a file can say anything: a model that is not
+    one of the built-in ones is imported (running its module's code) only
+    with `import_model`.
+    """
     header, events = read_trace(path)
-    function = make_model(str(header.get("model")), dict(header.get("options", {})))
+    model = str(header.get("model"))
+    if model not in MODELS and not import_model:
+        raise SimulatorError(
+            f"{path} was recorded from model {model!r}, which is not built in; importing it "
+            "runs its code: pass --import-model if you trust it"
+        )
+    options = header.get("options", {})
+    if not isinstance(options, dict):
+        raise SimulatorError(f"{path} is not a umlharness PCI trace (bad options)")
+    function = make_model(model, {str(k): str(v) for k, v in options.items()})
     yield f"# {header.get('slot', '?')}: {function.name} {function.config.ident}"
     for event in events:
         yield decode(function, event)

@@ -95,6 +95,10 @@ def test_timeout_fails_fast_with_console_tail() -> None:
         (["--iomem", "bad-name"], "must be a C identifier"),
         (["--share", "/nonexistent/dir"], "not a directory"),
         (["--mem", "1M"], "at least 32M"),
+        (["--mem", "100000G"], "more than this host's"),
+        (["--timeout", "nan"], "--timeout 'nan': must be a finite number"),
+        (["--umid", ""], "bad umid ''"),
+        (["--pci", "rtl8111,mac=00:e0:4c:00:00:01,mac=00:e0:4c:00:00:02"], "given twice"),
     ],
 )
 def test_bad_boot_input(args: list[str], message: str) -> None:

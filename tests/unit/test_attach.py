@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,7 @@ from simulators.rtl8111.regs import RTL8111
 from umlharness import registry
 from umlharness.errors import HarnessError
 
-
-def fake_instance(umid: str, umid_dir: Path, iomem: dict[str, str]) -> None:
-    """A registry record whose pid is this test process, so the registry sees it running."""
-    directory = registry.claim(umid)
-    registry.record(directory, pid=os.getpid(), iomem=iomem, umid_dir=str(umid_dir))
+from .conftest import GuestRecorder
 
 
 @pytest.fixture(autouse=True)
@@ -26,12 +21,19 @@ def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "run"
 
 
-def test_the_only_instance_and_the_mock_region_by_default(tmp_path: Path) -> None:
+@pytest.fixture
+def fake_instance(recorded_guest: GuestRecorder) -> GuestRecorder:
+    return recorded_guest
+
+
+def test_the_only_instance_and_the_mock_region_by_default(
+    tmp_path: Path, fake_instance: GuestRecorder
+) -> None:
     fake_instance("t1", tmp_path / "umid", {"mock": str(tmp_path / "iomem-mock")})
     assert resolve() == Target(tmp_path / "iomem-mock", tmp_path / "umid" / "mock", "mock", "t1")
 
 
-def test_umid_and_region_pick_one(tmp_path: Path) -> None:
+def test_umid_and_region_pick_one(tmp_path: Path, fake_instance: GuestRecorder) -> None:
     fake_instance("t1", tmp_path / "u1", {"mock": "/x"})
     fake_instance("t2", tmp_path / "u2", {"mock": "/y", "nic": str(tmp_path / "nic")})
     target = resolve(umid="t2", region="nic")
@@ -40,7 +42,9 @@ def test_umid_and_region_pick_one(tmp_path: Path) -> None:
         resolve()
 
 
-def test_stop_without_a_umid_refuses_when_several_run(tmp_path: Path) -> None:
+def test_stop_without_a_umid_refuses_when_several_run(
+    tmp_path: Path, fake_instance: GuestRecorder
+) -> None:
     fake_instance("t1", tmp_path / "u1", {})
     fake_instance("t2", tmp_path / "u2", {})
     with pytest.raises(
@@ -51,7 +55,7 @@ def test_stop_without_a_umid_refuses_when_several_run(tmp_path: Path) -> None:
     assert [info.umid for info in registry.instances()] == ["t1", "t2"]
 
 
-def test_missing_region_lists_the_regions(tmp_path: Path) -> None:
+def test_missing_region_lists_the_regions(tmp_path: Path, fake_instance: GuestRecorder) -> None:
     fake_instance("t1", tmp_path / "umid", {"mock": "/x", "nic": "/y"})
     with pytest.raises(SimulatorError, match="instance t1 has no iomem region 'eth': its regions"):
         resolve(region="eth")

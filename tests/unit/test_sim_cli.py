@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from click.testing import CliRunner
 from simulators.cli import main, sim
 from simulators.regfile import RegisterFile
 from simulators.rtl8111.regs import RTL8111, PhyStatus
-from umlharness import registry
 
+from .conftest import GuestRecorder
 from .fake_driver import FakeDriver, LinkHandler, rtl8111_file
 
 UP_1000_FULL = PhyStatus.LinkStatus | PhyStatus._1000bpsF | PhyStatus.FullDup
@@ -103,12 +102,16 @@ def test_regs_dump(iomem: Path) -> None:
 
 
 def test_registry_lookup_finds_the_socket_in_the_umid_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, iomem: Path, sock: Path, handler: LinkHandler
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    iomem: Path,
+    sock: Path,
+    recorded_guest: GuestRecorder,
+    handler: LinkHandler,
 ) -> None:
     monkeypatch.setenv("UMLHARNESS_RUN", str(tmp_path / "run"))
-    directory = registry.claim("t1")
     # The fake driver's socket is tmp_path/mock: tmp_path plays the umid directory.
-    registry.record(directory, pid=os.getpid(), iomem={"mock": str(iomem)}, umid_dir=str(tmp_path))
+    recorded_guest("t1", tmp_path, {"mock": str(iomem)})
     assert run("link", "up") == (0, "Changing Link Status to UP\n")
     assert run("link", "status", "--umid", "t1") == (
         0,

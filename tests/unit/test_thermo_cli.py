@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from click.testing import CliRunner
 from simulators.cli import main, sim
 from simulators.regfile import RegisterFile
 from simulators.thermo.regs import THERMO, THERMO_ID
-from umlharness import registry
 
+from .conftest import GuestRecorder
 from .fake_driver import AlertHandler, FakeDriver, load_thermo
 
 
@@ -81,13 +80,15 @@ def test_set_negative_and_status(iomem: Path, sock: Path) -> None:
 
 
 def test_registry_lookup_uses_the_thermo_region(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, iomem: Path, sock: Path
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    iomem: Path,
+    sock: Path,
+    recorded_guest: GuestRecorder,
 ) -> None:
     monkeypatch.setenv("UMLHARNESS_RUN", str(tmp_path / "run"))
-    directory = registry.claim("t1")
     # The fake driver's socket is tmp_path/thermo: tmp_path plays the umid directory.
-    record = {"mock": str(tmp_path / "other"), "thermo": str(iomem)}
-    registry.record(directory, pid=os.getpid(), iomem=record, umid_dir=str(tmp_path))
+    recorded_guest("t1", tmp_path, {"mock": str(tmp_path / "other"), "thermo": str(iomem)})
     assert run("thermo", "set", "90")[0] == 0
     assert "Temperature: 90.00 C" in run("thermo", "status", "--umid", "t1")[1]
 

@@ -1,0 +1,198 @@
+"""The instance registry touches only what the harness made, and signals only its own processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from umlharness import paths, registry
+from umlharness.errors import HarnessError
+from umlharness.procs import ProcessId, kill_recorded, kill_recorded_group, pid_alive
+
+from .conftest import GuestRecorder
+
+
+@pytest.fixture(autouse=True)
+def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("UMLHARNESS_RUN", str(tmp_path / "run"))
+    return tmp_path / "run"
+
+
+def sleeper(*argv: str) -> subprocess.Popen[bytes]:
+    """A process that sleeps, with `argv` on its command line, leading its own
+    process group as UML does."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)", *argv], start_new_session=True
+    )
+
+
+def old(path: Path) -> Path:
+    stamp = time.time() - 3600
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_ps_leaves_directories_it_did_not_make(run_dir: Path) -> None:
+    run_dir.mkdir()
+    project = run_dir / "myproject"
+    project.mkdir()
+    (project / "main.c").write_text("int main;")
+    old(project)
+    notes = run_dir / "notes"
+    notes.mkdir()
+    old(notes)
+    assert registry.instances() == []
+    assert (project / "main.c").read_text() == "int main;"
+    assert notes.is_dir()
+
+
+def test_a_record_naming_another_process_kills_nothing(run_dir: Path) -> None:
+    victim = sleeper("not-a-guest")
+    try:
+        identity = ProcessId.of(victim.pid)
+        assert identity is not None
+        directory = registry.claim("forged")
+        registry.record(directory, uml=identity, iomem={}, umid_dir=str(directory))
+        assert registry.instances() == []  # not a UML of that instance: not running
+        time.sleep(0.1)
+        assert victim.poll() is None
+        assert not directory.exists()  # the stale record itself is reaped
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_a_reused_pid_is_not_the_recorded_process() -> None:
+    process = sleeper("umid=t1")
+    try:
+        identity = ProcessId.of(process.pid)
+        assert identity is not None
+        before = ProcessId(identity.pid, identity.start + 1)  # "an earlier process"
+        kill_recorded_group(before, b"umid=t1", timeout=0.2)
+        kill_recorded(before, b"umid=t1", timeout=0.2)
+        assert process.poll() is None
+        assert identity.is_ours(b"umid=t1")
+        kill_recorded(identity, b"umid=t1")
+        assert process.wait(timeout=5) != 0
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_orphaned_guest_is_killed_and_reaped(run_dir: Path) -> None:
+    guest = sleeper("umid=orphan")
+    dead_owner = subprocess.Popen(["true"])
+    dead_owner.wait()
+    try:
+        directory = registry.claim("orphan")
+        uml = ProcessId.of(guest.pid)
+        assert uml is not None
+        registry.record(directory, uml=uml, iomem={}, umid_dir=str(directory))
+        record = json.loads((directory / registry.RECORD).read_text())
+        record["owner"] = [dead_owner.pid, 1]
+        (directory / registry.RECORD).write_text(json.dumps(record))
+        assert registry.instances() == []
+        assert guest.wait(timeout=5) == -9
+        assert not directory.exists()
+    finally:
+        guest.kill()
+        guest.wait()
+
+
+def test_a_claim_whose_claimant_died_is_reaped_one_still_starting_is_not(run_dir: Path) -> None:
+    starting = registry.claim("starting")
+    dead = registry.claim("dead")
+    (dead / registry.MARKER).write_text(json.dumps({"owner": [2**22 + 7, 1]}))
+    assert registry.instances() == []
+    assert starting.is_dir()
+    assert not dead.exists()
+
+
+def test_claim_refuses_a_directory_that_is_not_an_instance(run_dir: Path) -> None:
+    run_dir.mkdir()
+    (run_dir / "mine").mkdir()
+    with pytest.raises(HarnessError, match="not an instance directory of umlharness"):
+        registry.claim("mine")
+    assert (run_dir / "mine").is_dir()
+
+
+def test_running_guests_are_listed(recorded_guest: GuestRecorder, tmp_path: Path) -> None:
+    recorded_guest("t1", tmp_path)
+    (info,) = registry.instances()
+    assert info.umid == "t1" and info.running() and not info.orphaned
+
+
+def test_run_dir_that_is_a_symlink_is_refused(tmp_path: Path, run_dir: Path) -> None:
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    run_dir.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(HarnessError, match="is a symlink"):
+        registry.instances()
+
+
+def test_run_dir_writable_by_others_is_refused(run_dir: Path) -> None:
+    run_dir.mkdir()
+    run_dir.chmod(0o777)
+    with pytest.raises(HarnessError, match=r"writable by others \(mode 0777\)"):
+        registry.instances()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="making a directory another user's needs root")
+def test_run_dir_of_another_user_is_refused(run_dir: Path) -> None:
+    run_dir.mkdir(mode=0o700)
+    os.chown(run_dir, 65534, 65534)
+    with pytest.raises(HarnessError, match="belongs to uid 65534"):
+        registry.instances()
+
+
+def test_cache_dir_naming_a_file_is_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("UMLHARNESS_CACHE", str(tmp_path / "file"))
+    with pytest.raises(HarnessError, match="is not a directory"):
+        paths.cache_dir()
+    monkeypatch.setenv("UMLHARNESS_CACHE", str(tmp_path / "file" / "below"))
+    with pytest.raises(HarnessError, match="cannot create it"):
+        paths.cache_dir()
+
+
+def test_new_run_dir_is_private(run_dir: Path) -> None:
+    paths.run_dir()
+    assert run_dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_what_is_left_of_a_group_whose_leader_died_is_killed() -> None:
+    """UML's helpers outlive its main process when a death signal kills that first."""
+    script = "import os, time\nif os.fork() == 0:\n    time.sleep(600)\ntime.sleep(600)\n"
+    leader = subprocess.Popen([sys.executable, "-c", script, "umid=t9"], start_new_session=True)
+    try:
+        identity = ProcessId.of(leader.pid)
+        assert identity is not None
+        time.sleep(0.3)  # the helper is forked
+        helpers = [
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit() and int(p.name) != leader.pid and os.getpgid(leader.pid) == _pgid(p)
+        ]
+        assert helpers
+        leader.kill()
+        leader.wait()  # now it is gone; its helper lives on in its group
+        kill_recorded_group(identity, b"umid=t9")
+        time.sleep(0.1)
+        assert not any(pid_alive(pid) for pid in helpers)
+    finally:
+        leader.kill()
+        leader.wait()
+
+
+def _pgid(proc: Path) -> int:
+    try:
+        return os.getpgid(int(proc.name))
+    except OSError:
+        return -1
