@@ -27,6 +27,9 @@ import enum
 
 from construct import BitsInteger, BitStruct, ByteSwapped, Flag, Int32ul, Int64ul, Padding, Struct
 
+from ..cheader import CHeader
+from . import icd
+
 FPGA_ID = 0x46504741  # "FPGA", as the report magic
 HW_MAJOR = 1
 HW_MINOR = 0
@@ -118,6 +121,45 @@ class Intr(enum.IntFlag):
     CMD_DONE = 0x04
     OVERFLOW = 0x02
     REPORT_READY = 0x01
+
+
+# drivers/include/uh/fpga_regs.h, which uh_fpga.c includes: the registers,
+# where uh_fpga puts the rings, and the ICD's report and command headers.
+C_HEADER = CHeader(
+    path="drivers/include/uh/fpga_regs.h",
+    module=__name__,
+    title="the FPGA's registers, reports and commands (docs/icd.md)",
+    registers=FPGA,
+    prefix="FPGA_",
+    field_prefixes={
+        "VERSION": "FPGA_VERSION_",
+        "CTRL": "FPGA_CTRL_",
+        "STATUS": "FPGA_STATUS_",
+        "INTR_STATUS": "FPGA_INTR_",
+        "INTR_MASK": "FPGA_INTR_",
+    },
+    constants={
+        "FPGA_REGS_SIZE": REGS_SIZE,
+        "FPGA_ID_VALUE": FPGA_ID,
+        "FPGA_CMD_RING_OFFSET": CMD_RING_OFFSET,
+        "FPGA_CMD_RING_BYTES": CMD_RING_SIZE,
+        "FPGA_REPORT_RING_OFFSET": REPORT_RING_OFFSET,
+        "FPGA_MIN_REPORT_RING": MIN_REPORT_RING,
+        "FPGA_MAGIC": icd.MAGIC,
+        "FPGA_CMD_MAGIC": icd.COMMAND_MAGIC,
+        "FPGA_ICD_VERSION": icd.VERSION,
+        "FPGA_MAX_CMD_PAYLOAD": icd.MAX_COMMAND_PAYLOAD,
+    },
+    enums={
+        "FPGA_REPORT_": icd.ReportType,
+        "FPGA_REPORT_FLAG_": icd.ReportFlag,
+        "FPGA_EVENT_": icd.EventCode,
+        "FPGA_OP_": icd.Opcode,
+        "FPGA_PARAM_": icd.Param,
+    },
+    structs={"fpga_report_hdr": icd.HEADER, "fpga_cmd_hdr": icd.COMMAND_HEADER},
+    sources=("simulators/fpga/icd.py",),
+)
 
 
 def report_ring_size(region_size: int) -> int:

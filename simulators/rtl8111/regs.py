@@ -25,6 +25,8 @@ from construct import (
     Struct,
 )
 
+from ..cheader import CHeader
+
 # IntrMask and IntrStatus share one layout: a little-endian u16 whose bits
 # BitStruct lists most significant first. The reserved bits are a named
 # field rather than Padding so that writing a field back keeps whatever the
@@ -159,3 +161,14 @@ class ChipCmd(enum.IntFlag):
 # Link speed in Mb/s -> its PHYstatus bit.
 SPEED_BITS = {1000: PhyStatus._1000bpsF, 100: PhyStatus._100bps, 10: PhyStatus._10bps}
 MAC_REGISTERS = tuple(f"MAC{i}" for i in range(6))
+
+
+# drivers/include/uh/rtl8111_regs.h, which uh_rtl8111.c includes: r8169's names.
+C_HEADER = CHeader(
+    path="drivers/include/uh/rtl8111_regs.h",
+    module=__name__,
+    title="the RTL8111's registers, with r8169's names",
+    registers=RTL8111,
+    constants={"RTL_REGS_SIZE": SIZE},
+    enums={"": ChipCmd},
+)

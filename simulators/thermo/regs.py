@@ -16,6 +16,8 @@ import enum
 
 from construct import BitsInteger, BitStruct, ByteSwapped, Flag, Int16sl, Int32ul, Padding, Struct
 
+from ..cheader import CHeader
+
 THERMO_ID = 0x54484D4F  # "THMO"
 SIZE = 0x40
 
@@ -63,3 +65,14 @@ class Status(enum.IntFlag):
 
     ALERT = 0x02
     DATA_READY = 0x01
+
+
+# drivers/include/uh/thermo_regs.h, which uh_thermo.c includes.
+C_HEADER = CHeader(
+    path="drivers/include/uh/thermo_regs.h",
+    module=__name__,
+    title="the uh_thermo temperature sensor's registers",
+    registers=THERMO,
+    prefix="THERMO_",
+    constants={"THERMO_REGS_SIZE": SIZE, "THERMO_ID_VALUE": THERMO_ID},
+)
