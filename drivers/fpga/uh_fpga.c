@@ -48,78 +48,17 @@
 #include <linux/workqueue.h>
 
 #include <uh_iomem.h>
+#include <uh/fpga_regs.h>	/* generated from simulators/fpga/regs.py */
 
 #define FPGA_MAX_DEVICES	4
 #define FPGA_WATCH_PERIOD	msecs_to_jiffies(250)
 
-/* Registers (simulators/fpga/regs.py) */
-#define FPGA_ID			0x00
-#define FPGA_VERSION		0x04
-#define FPGA_CTRL		0x08
-#define FPGA_STATUS		0x0c
-#define FPGA_INTR_STATUS	0x10
-#define FPGA_INTR_MASK		0x14
-#define FPGA_RPT_BASE		0x20
-#define FPGA_RPT_SIZE		0x24
-#define FPGA_RPT_HEAD		0x28
-#define FPGA_RPT_TAIL		0x2c
-#define FPGA_CMD_BASE		0x30
-#define FPGA_CMD_SIZE		0x34
-#define FPGA_CMD_HEAD		0x38
-#define FPGA_CMD_TAIL		0x3c
-#define FPGA_REPORTS_DROPPED	0x44
-
-#define CTRL_ENABLE		BIT(0)
-#define CTRL_IRQ_EN		BIT(1)
-#define INTR_REPORT_READY	BIT(0)
-#define INTR_OVERFLOW		BIT(1)
-#define INTR_CMD_DONE		BIT(2)
-#define INTR_ALL		(INTR_REPORT_READY | INTR_OVERFLOW | INTR_CMD_DONE)
-
-/* Where the rings go in the region (regs.py: CMD_RING_OFFSET, ...) */
-#define FPGA_REGS_SIZE		0x1000
-#define CMD_RING_OFFSET		0x10000
-#define CMD_RING_SIZE		0x10000
-#define RPT_RING_OFFSET		0x20000
-#define MIN_RPT_RING		0x20000
-
-/* Reports and commands (simulators/fpga/icd.py) */
-#define FPGA_MAGIC		0x46504741	/* "FPGA" */
-#define FPGA_CMD_MAGIC		0x46434d44	/* "FCMD" */
-#define FPGA_ICD_VERSION	1
-#define FPGA_MAX_CMD_PAYLOAD	4096
-
-struct fpga_report_hdr {
-	__le32 magic;
-	u8 version;
-	u8 type;
-	u8 flags;
-	u8 reserved0;
-	__le32 sequence;
-	__le64 timestamp_ns;
-	__le16 payload_len;
-	__le16 reserved1;
-	__le32 crc32;
-} __packed;
-
-struct fpga_cmd_hdr {
-	__le32 magic;
-	u8 version;
-	u8 opcode;
-	u8 flags;
-	u8 reserved0;
-	__le32 tag;
-	__le16 payload_len;
-	__le16 reserved1;
-	__le32 crc32;
-} __packed;
+#define INTR_ALL	(FPGA_INTR_REPORT_READY | FPGA_INTR_OVERFLOW | \
+			 FPGA_INTR_CMD_DONE)
 
 #define RPT_HDR_SIZE		sizeof(struct fpga_report_hdr)
 #define CMD_HDR_SIZE		sizeof(struct fpga_cmd_hdr)
 #define FPGA_MAX_CMD		(CMD_HDR_SIZE + FPGA_MAX_CMD_PAYLOAD)
-
-static_assert(sizeof(struct fpga_report_hdr) == 28);
-static_assert(sizeof(struct fpga_cmd_hdr) == 20);
 
 struct fpga_ring {
 	void *base;
@@ -284,7 +223,7 @@ static u32 rpt_resync(struct fpga_dev *fpga, u32 pos, u32 head)
 
 static bool rpt_pending(struct fpga_dev *fpga)
 {
-	return uh_load_acquire32(&fpga->io, FPGA_RPT_HEAD) !=
+	return uh_load_acquire32(&fpga->io, FPGA_REPORT_RING_HEAD) !=
 	       READ_ONCE(fpga->rpt_tail);
 }
 
@@ -312,14 +251,14 @@ static ssize_t rpt_consume(struct fpga_dev *fpga, char __user *buf,
 	u32 size, ring_size = fpga->rpt.mask + 1;
 	u32 tail = fpga->rpt_tail;	/* start of the run not copied yet */
 	u32 pos = tail;			/* and its end */
-	u32 head = uh_load_acquire32(&fpga->io, FPGA_RPT_HEAD);
+	u32 head = uh_load_acquire32(&fpga->io, FPGA_REPORT_RING_HEAD);
 	unsigned int reports = 0, run = 0;
 	size_t copied = 0;
 	int ret = 0;
 
 	for (;;) {
 		if (pos == head) {
-			head = uh_load_acquire32(&fpga->io, FPGA_RPT_HEAD);
+			head = uh_load_acquire32(&fpga->io, FPGA_REPORT_RING_HEAD);
 			if (pos == head)
 				break;
 		}
@@ -360,7 +299,7 @@ out:
 	if (tail != fpga->rpt_tail) {
 		WRITE_ONCE(fpga->rpt_tail, tail);
 		/* Our reads of the reports come before the device reuses them. */
-		uh_store_release32(&fpga->io, FPGA_RPT_TAIL, tail);
+		uh_store_release32(&fpga->io, FPGA_REPORT_RING_TAIL, tail);
 	}
 	atomic64_add(reports, &fpga->reports);
 	atomic64_add(copied, &fpga->bytes);
@@ -424,7 +363,7 @@ static ssize_t fpga_read(struct file *file, char __user *buf, size_t count,
 static u32 cmd_space(struct fpga_dev *fpga)
 {
 	u32 used = READ_ONCE(fpga->cmd_head) -
-		   uh_load_acquire32(&fpga->io, FPGA_CMD_TAIL);
+		   uh_load_acquire32(&fpga->io, FPGA_CMD_RING_TAIL);
 	u32 size = fpga->cmd.mask + 1;
 
 	return used > size ? 0 : size - used;
@@ -543,7 +482,7 @@ static ssize_t fpga_write(struct file *file, const char __user *buf,
 	ring_write(&fpga->cmd, fpga->cmd_head, cmd, count);
 	WRITE_ONCE(fpga->cmd_head, fpga->cmd_head + count);
 	/* The command's bytes are in the ring before the device sees the head. */
-	uh_store_release32(&fpga->io, FPGA_CMD_HEAD, fpga->cmd_head);
+	uh_store_release32(&fpga->io, FPGA_CMD_RING_HEAD, fpga->cmd_head);
 	atomic64_inc(&fpga->commands);
 	if (fpga_ring_doorbell(fpga))
 		atomic64_inc(&fpga->doorbell_misses);
@@ -598,7 +537,7 @@ static int fpga_open(struct inode *inode, struct file *file)
 		schedule_delayed_work(&fpga->watch, 0);
 	}
 	if ((file->f_mode & FMODE_READ) && !fpga->readers++)
-		fpga_set_ctrl(fpga, CTRL_ENABLE, true);
+		fpga_set_ctrl(fpga, FPGA_CTRL_ENABLE, true);
 	mutex_unlock(&fpga->open_lock);
 	return stream_open(inode, file);
 }
@@ -610,7 +549,7 @@ static int fpga_release(struct inode *inode, struct file *file)
 
 	mutex_lock(&fpga->open_lock);
 	if ((file->f_mode & FMODE_READ) && !--fpga->readers)
-		fpga_set_ctrl(fpga, CTRL_ENABLE, false);
+		fpga_set_ctrl(fpga, FPGA_CTRL_ENABLE, false);
 	/* Under open_lock, so that an open cannot start it meanwhile. */
 	if (!--fpga->users)
 		cancel_delayed_work_sync(&fpga->watch);
@@ -648,11 +587,11 @@ static irqreturn_t fpga_interrupt(int irq, void *data)
 	/* Ack first: an event after the ack sets its bit (and the line) again. */
 	uh_iomem_clear32(&fpga->io, FPGA_INTR_STATUS, status);
 	atomic64_inc(&fpga->interrupts);
-	if (status & (INTR_REPORT_READY | INTR_OVERFLOW))
+	if (status & (FPGA_INTR_REPORT_READY | FPGA_INTR_OVERFLOW))
 		wake_up_interruptible(&fpga->read_wq);
-	if (status & INTR_CMD_DONE)
+	if (status & FPGA_INTR_CMD_DONE)
 		wake_up_interruptible(&fpga->write_wq);
-	if (status & INTR_OVERFLOW)
+	if (status & FPGA_INTR_OVERFLOW)
 		pr_warn_ratelimited("uh_fpga: %s: report ring full, %u reports dropped\n",
 				    fpga->name, fpga_overflows(fpga));
 	return IRQ_HANDLED;
@@ -716,23 +655,23 @@ static void fpga_setup_rings(struct fpga_dev *fpga, u32 rpt_size)
 	struct uh_iomem_dev *io = &fpga->io;
 	u32 cmd_tail;
 
-	fpga->rpt.base = io->base + RPT_RING_OFFSET;
+	fpga->rpt.base = io->base + FPGA_REPORT_RING_OFFSET;
 	fpga->rpt.mask = rpt_size - 1;
-	fpga->cmd.base = io->base + CMD_RING_OFFSET;
-	fpga->cmd.mask = CMD_RING_SIZE - 1;
-	uh_write32(io, FPGA_RPT_BASE, RPT_RING_OFFSET);
-	uh_write32(io, FPGA_RPT_SIZE, rpt_size);
-	uh_write32(io, FPGA_CMD_BASE, CMD_RING_OFFSET);
-	uh_write32(io, FPGA_CMD_SIZE, CMD_RING_SIZE);
+	fpga->cmd.base = io->base + FPGA_CMD_RING_OFFSET;
+	fpga->cmd.mask = FPGA_CMD_RING_BYTES - 1;
+	uh_write32(io, FPGA_REPORT_RING_BASE, FPGA_REPORT_RING_OFFSET);
+	uh_write32(io, FPGA_REPORT_RING_SIZE, rpt_size);
+	uh_write32(io, FPGA_CMD_RING_BASE, FPGA_CMD_RING_OFFSET);
+	uh_write32(io, FPGA_CMD_RING_SIZE, FPGA_CMD_RING_BYTES);
 	/* Reports from before this load are stale: start at the head. */
-	fpga->rpt_tail = uh_load_acquire32(io, FPGA_RPT_HEAD);
-	uh_store_release32(io, FPGA_RPT_TAIL, fpga->rpt_tail);
+	fpga->rpt_tail = uh_load_acquire32(io, FPGA_REPORT_RING_HEAD);
+	uh_store_release32(io, FPGA_REPORT_RING_TAIL, fpga->rpt_tail);
 	/* Commands queued before are kept, unless the indices make no sense. */
-	fpga->cmd_head = uh_read32(io, FPGA_CMD_HEAD);
-	cmd_tail = uh_load_acquire32(io, FPGA_CMD_TAIL);
-	if (fpga->cmd_head - cmd_tail > CMD_RING_SIZE) {
+	fpga->cmd_head = uh_read32(io, FPGA_CMD_RING_HEAD);
+	cmd_tail = uh_load_acquire32(io, FPGA_CMD_RING_TAIL);
+	if (fpga->cmd_head - cmd_tail > FPGA_CMD_RING_BYTES) {
 		fpga->cmd_head = cmd_tail;
-		uh_store_release32(io, FPGA_CMD_HEAD, cmd_tail);
+		uh_store_release32(io, FPGA_CMD_RING_HEAD, cmd_tail);
 	}
 }
 
@@ -750,19 +689,19 @@ static int fpga_probe(struct fpga_dev *fpga, int index)
 		return err;
 	/* UML maps one page past the end of the file. */
 	usable = io->size > PAGE_SIZE ? io->size - PAGE_SIZE : 0;
-	if (usable < RPT_RING_OFFSET + MIN_RPT_RING) {
+	if (usable < FPGA_REPORT_RING_OFFSET + FPGA_MIN_REPORT_RING) {
 		pr_err("uh_fpga: %s: region of %lu bytes, needs %u\n", fpga->name,
-		       usable, RPT_RING_OFFSET + MIN_RPT_RING);
+		       usable, FPGA_REPORT_RING_OFFSET + FPGA_MIN_REPORT_RING);
 		return -EINVAL;
 	}
 	/* 0: the simulator has not attached yet, which is fine. */
 	id = uh_read32(io, FPGA_ID);
-	if (id && id != FPGA_MAGIC) {
+	if (id && id != FPGA_ID_VALUE) {
 		pr_err("uh_fpga: %s: ID %#x is not an FPGA's\n", fpga->name, id);
 		return -ENODEV;
 	}
 	rpt_size = rounddown_pow_of_two(min_t(unsigned long,
-						 usable - RPT_RING_OFFSET, SZ_1G));
+						 usable - FPGA_REPORT_RING_OFFSET, SZ_1G));
 
 	mutex_init(&fpga->read_lock);
 	mutex_init(&fpga->write_lock);
@@ -796,7 +735,7 @@ static int fpga_probe(struct fpga_dev *fpga, int index)
 	/* Stale status from an earlier load must not look like an event. */
 	uh_iomem_clear32(io, FPGA_INTR_STATUS, ~0U);
 	uh_write32(io, FPGA_INTR_MASK, INTR_ALL);
-	fpga_set_ctrl(fpga, CTRL_IRQ_EN, true);
+	fpga_set_ctrl(fpga, FPGA_CTRL_IRQ_EN, true);
 
 	cdev_init(&fpga->cdev, &fpga_fops);
 	fpga->cdev.owner = THIS_MODULE;

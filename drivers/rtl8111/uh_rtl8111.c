@@ -17,27 +17,7 @@
 #include <linux/skbuff.h>
 
 #include <uh_iomem.h>
-
-/* Registers (offsets as in r8169) */
-#define MAC0		0x00	/* IDR0-5: the station address */
-#define IntrMask	0x3c
-#define IntrStatus	0x3e
-#define PHYstatus	0x6c
-#define RTL_REGS_SIZE	0x100
-
-/* IntrMask / IntrStatus bits */
-#define LinkChg		BIT(5)
-#define SWInt		BIT(8)
-
-/* PHYstatus bits */
-#define TBI_Enable	BIT(7)
-#define TxFlowCtrl	BIT(6)
-#define RxFlowCtrl	BIT(5)
-#define _1000bpsF	BIT(4)
-#define _100bps		BIT(3)
-#define _10bps		BIT(2)
-#define LinkStatus	BIT(1)
-#define FullDup		BIT(0)
+#include <uh/rtl8111_regs.h>	/* r8169's names, from simulators/rtl8111/regs.py */
 
 static char *region = "mock";
 module_param(region, charp, 0444);

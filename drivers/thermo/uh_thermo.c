@@ -24,24 +24,7 @@
 #include <linux/sysfs.h>
 
 #include <uh_iomem.h>
-
-/* Registers (simulators/thermo/regs.py) */
-#define THERMO_ID		0x00
-#define THERMO_CTRL		0x04
-#define THERMO_STATUS		0x05
-#define THERMO_TEMP		0x08
-#define THERMO_THRESHOLD	0x0a
-#define THERMO_REGS_SIZE	0x40
-
-#define THERMO_ID_VALUE		0x54484d4f	/* "THMO" */
-
-/* CTRL bits */
-#define THERMO_ENABLE		BIT(0)
-#define THERMO_ALERT_IE		BIT(1)
-
-/* STATUS bits */
-#define THERMO_DATA_READY	BIT(0)
-#define THERMO_ALERT		BIT(1)
+#include <uh/thermo_regs.h>	/* generated from simulators/thermo/regs.py */
 
 #define THERMO_REGION		"thermo"
 /* What THRESHOLD (s16, hundredths of a degree) holds, in millidegrees */

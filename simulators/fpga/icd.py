@@ -2,8 +2,10 @@
 
 These construct definitions are the single source of truth: the simulator
 builds and parses with them, `python -m simulators.fpga.icd_doc` renders
-docs/icd.md from them, and the C driver and guest programs mirror the
-constants (a unit test checks that docs/icd.md is up to date).
+docs/icd.md from them, `python -m simulators.cheader simulators.fpga.regs`
+generates the header uh_fpga includes (drivers/include/uh/fpga_regs.h), and
+the guest program fpga_reader mirrors the constants. Unit tests check that
+the page and the header are up to date.
 
 Everything is little-endian. A report is a 28-byte header and `payload_len`
 bytes of payload; reports follow each other in the report ring with no

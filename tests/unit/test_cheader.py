@@ -42,6 +42,13 @@ def test_the_committed_header_is_up_to_date(header: CHeader) -> None:
     )
 
 
+@pytest.mark.parametrize("header", HEADERS, ids=[h.path for h in HEADERS])
+def test_its_driver_includes_it(header: CHeader) -> None:
+    device = header.module.split(".")[1]
+    driver = ROOT / "drivers" / device / f"uh_{device}.c"
+    assert f"#include <{header.include}>" in driver.read_text()
+
+
 def test_check_passes_in_the_project() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "simulators.cheader", "--check"],
