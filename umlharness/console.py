@@ -74,6 +74,142 @@ def _child_setup(parent: int, die_with_parent: bool) -> Callable[[], None]:
     return setup
 
 
+#: What one read asks of the console pty. Linux hands over at most 4 KiB per
+#: os.read of a pty; pexpect's read_nonblocking keeps reading while more is ready,
+#: so a stream arrives in pieces this big and is searched once per piece.
+READ_CHUNK = 65536
+
+
+class MarkerSearch:
+    """Finds `marker` and the rest of its line in text that arrives in pieces.
+
+    Each piece is searched once, together with the last len(marker) - 1
+    characters before it (a marker may be split between two reads), and the
+    pieces are joined once, at the end: linear time. pexpect's expect() instead
+    searches its whole buffer after every read, quadratic in a command's output.
+    """
+
+    def __init__(self, marker: str) -> None:
+        if not marker:
+            raise ValueError("empty marker")
+        self.marker = marker
+        self._chunks: list[str] = []
+        self._size = 0
+        self._tail = ""
+        self._marker_at: int | None = None
+        self._line_end: int | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once the marker and the rest of its line (up to its newline) are in."""
+        return self._line_end is not None
+
+    def feed(self, text: str) -> bool:
+        """Add the next piece of text; return `done`. Text fed once done is kept, not searched."""
+        start = self._size
+        self._chunks.append(text)
+        self._size += len(text)
+        if self.done:
+            return True
+        if self._marker_at is None:
+            window = self._tail + text
+            found = window.find(self.marker)
+            if found < 0:
+                keep = len(self.marker) - 1
+                self._tail = window[-keep:] if keep else ""
+                return False
+            self._marker_at = start - len(self._tail) + found
+        newline = text.find("\n", max(0, self._marker_at + len(self.marker) - start))
+        if newline >= 0:
+            self._line_end = start + newline + 1
+        return self.done
+
+    @property
+    def text(self) -> str:
+        """Everything fed so far."""
+        if len(self._chunks) > 1:
+            self._chunks = ["".join(self._chunks)]
+        return self._chunks[0] if self._chunks else ""
+
+    def result(self) -> tuple[str, str, str]:
+        """(text before the marker, the rest of its line without the line end, text after)."""
+        if self._marker_at is None or self._line_end is None:
+            raise ValueError(f"the line of {self.marker!r} is not complete")
+        text = self.text
+        rest = text[self._marker_at + len(self.marker) : self._line_end]
+        return (
+            text[: self._marker_at],
+            rest.removesuffix("\n").removesuffix("\r"),
+            text[self._line_end :],
+        )
+
+
+def take_unread(child: pexpect.spawn) -> str:
+    """Take what pexpect has read from the child but no expect() has consumed yet."""
+    # pexpect keeps two buffers: _before (everything not yet consumed, what the
+    # next expect() starts from) and _buffer (its search window). Both must be
+    # set together, as its own match handling does.
+    text = str(child._before.getvalue())
+    put_back(child, "")
+    return text
+
+
+def put_back(child: pexpect.spawn, text: str) -> None:
+    """Make `text` what the next expect() (or read_marker_line()) sees first."""
+    for name in ("_before", "_buffer"):
+        buffer = child.buffer_type()
+        buffer.write(text)
+        setattr(child, name, buffer)
+
+
+#: How long the console may be silent before the first nudge (then twice as long, and so on).
+NUDGE_AFTER = 0.002
+
+
+def read_marker_line(
+    child: pexpect.spawn,
+    marker: str,
+    timeout: float,
+    poll: Callable[[], None],
+    poll_seconds: float,
+    nudge: Callable[[], None] | None = None,
+) -> tuple[str, str]:
+    """Read the console up to `marker` and the rest of its line: (text before, rest of line).
+
+    `poll` is called at least every `poll_seconds` (the crash watch; it may
+    raise). `nudge` is called when the console has been silent for
+    NUDGE_AFTER seconds, then after twice as long, up to every `poll_seconds`.
+    What follows the line stays in pexpect's buffer for the next expect(); on
+    pexpect.TIMEOUT (after `timeout`), pexpect.EOF or an error from `poll`,
+    everything read is left there.
+    """
+    search = MarkerSearch(marker)
+    search.feed(take_unread(child))
+    deadline = time.monotonic() + timeout
+    first_wait = min(NUDGE_AFTER, poll_seconds) if nudge is not None else poll_seconds
+    wait = first_wait
+    try:
+        while not search.done:
+            poll()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise pexpect.TIMEOUT(f"{marker!r} not seen within {timeout:g}s")
+            try:
+                search.feed(child.read_nonblocking(READ_CHUNK, min(wait, remaining)))
+                wait = first_wait
+            except pexpect.TIMEOUT:
+                if nudge is not None:
+                    nudge()
+                wait = min(2 * wait, poll_seconds)
+    except BaseException:
+        put_back(child, search.text)
+        raise
+    before, rest, after = search.result()
+    put_back(child, after)
+    child.before = before
+    return before, rest
+
+
 class KernelLog:
     """Collects the kernel log from a pipe; notices the first crash."""
 
