@@ -25,8 +25,8 @@ from typing import Any
 
 from umlharness import BootRequest, Instance, IomemSpec, PciSpec, prepare
 from umlharness.artifacts import Artifacts
-from umlharness.paths import run_dir
-from umlharness.registry import processes_of
+from umlharness_shared.registry import processes_of
+from umlharness_shared.rundir import run_dir
 
 from .stats import summary
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from umlharness import registry
-from umlharness.registry import InstanceInfo
+from umlharness_shared import registry
+from umlharness_shared.registry import InstanceInfo
 
 from .closing import Closing
 from .errors import SimulatorError
@@ -98,16 +98,16 @@ def pci_control(
         if device is None:
             have = ", ".join(sorted(info.pci)) or "none"
             raise SimulatorError(f"instance {info.umid} has no PCI device {slot} (it has: {have})")
-        if device.get("model") != model:
-            raise SimulatorError(f"PCI device {slot} of {info.umid} is a {device.get('model')}")
-        return Path(device["control"])
-    matches = sorted(s for s, device in info.pci.items() if device.get("model") == model)
+        if device.model != model:
+            raise SimulatorError(f"PCI device {slot} of {info.umid} is a {device.model}")
+        return device.control
+    matches = sorted(s for s, device in info.pci.items() if device.model == model)
     if len(matches) > 1:
         raise SimulatorError(
             f"instance {info.umid} has {len(matches)} PCI {model}s ({', '.join(matches)}): "
             "pick one with --pci SLOT"
         )
-    return Path(info.pci[matches[0]]["control"]) if matches else None
+    return info.pci[matches[0]].control if matches else None
 
 
 def map_iomem(path: Path) -> np.memmap[Any, np.dtype[np.uint8]]:

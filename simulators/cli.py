@@ -26,7 +26,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import click
 
-from umlharness.errors import HarnessError
+from umlharness_shared.errors import HarnessError
 
 from .attach import DEFAULT_REGION, Attached, attach, pci_control
 from .errors import SimulatorError

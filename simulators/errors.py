@@ -1,12 +1,12 @@
 """Errors the simulators raise.
 
-They derive from the harness's own `HarnessError` so that one `except` in a
+They derive from `HarnessError`, shared with the harness, so that one `except` in a
 test or a CLI catches both, and each carries one line meant for a person.
 """
 
 from __future__ import annotations
 
-from umlharness.errors import HarnessError
+from umlharness_shared.errors import HarnessError
 
 
 class SimulatorError(HarnessError):

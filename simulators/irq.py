@@ -22,12 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from umlharness_shared.sockets import check_socket_path
+
 from .closing import Closing
 from .errors import AckTimeout, DriverNotListening, SimulatorError
 
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_RESEND_INTERVAL = 0.05
-SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes, one for the terminating NUL
 # A live driver acknowledges within microseconds, and a round-trip benchmark
 # wants tens of thousands a second: poll without sleeping at first (sleep(0)
 # only yields), then back off to 1 ms sleeps so a slow driver costs no core.
@@ -118,11 +119,7 @@ class InterruptLine(Closing):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._address = os.fsencode(self.path)
-        if len(self._address) > SUN_PATH_MAX:
-            raise SimulatorError(
-                f"interrupt socket path {self.path} is {len(self._address)} bytes; "
-                f"unix sockets allow {SUN_PATH_MAX}"
-            )
+        check_socket_path(self.path, "interrupt socket", SimulatorError)
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         # Never block: a full receive queue means the driver has interrupts
         # pending already, which is all a level-triggered line needs.

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from umlharness import Artifacts, BootRequest, Instance, prepare
-from umlharness.procs import pid_alive
 from umlharness.progress import LineReporter
+from umlharness_shared.procs import pid_alive
 
 
 @pytest.fixture(scope="session")

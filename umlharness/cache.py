@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .procs import pid_alive
+from umlharness_shared.procs import pid_alive
+
 from .progress import Reporter
 
 COMPLETE_MARKER = ".complete"

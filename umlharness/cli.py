@@ -18,7 +18,12 @@ from typing import Any, TypeVar
 
 import click
 
-from . import registry, validate
+from simulators.errors import SimulatorError
+from simulators.pci.models import make_model
+from simulators.pci.trace import show
+from umlharness_shared import registry
+
+from . import validate
 from .artifacts import ArtifactRequest, Artifacts, prepare
 from .drivers import build_drivers
 from .errors import BootTimeout, BuildFailed, GuestError, HarnessError
@@ -364,7 +369,7 @@ def ps() -> None:
         for name, path in info.iomem.items():
             click.echo(f"    iomem {name}: {path}")
         for slot, device in info.pci.items():
-            click.echo(f"    pci {slot}: {device.get('model')} (control {device.get('control')})")
+            click.echo(f"    pci {slot}: {device.model} (control {device.control})")
         for sock in info.sockets:
             click.echo(f"    socket {sock.name}: {sock}")
 
@@ -379,10 +384,6 @@ def ps() -> None:
 )
 def trace_command(file: Path, limit: int | None, import_model: bool) -> None:
     """Show a PCI trace (`boot --trace FILE`) decoded: register names, values, bit fields."""
-    from simulators.errors import SimulatorError
-    from simulators.pci.models import make_model
-    from simulators.pci.trace import show
-
     try:
         for count, line in enumerate(show(file, make_model, import_model)):
             if limit is not None and count > limit:

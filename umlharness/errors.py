@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-class HarnessError(Exception):
-    """A failure the user can act on; the CLI prints it as one line."""
+from umlharness_shared.errors import HarnessError as HarnessError
 
 
 class ToolMissing(HarnessError):

@@ -22,24 +22,24 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pexpect
 
-from . import paths, registry, validate
+from simulators.pci.control import RemoteModel
+from umlharness_shared import registry
+from umlharness_shared.procs import ProcessId, kill_group
+from umlharness_shared.sockets import check_socket_path
+from umlharness_shared.watchdog import Watchdog
+
+from . import paths, validate
 from .console import KernelLog, spawn_uml
 from .crash import extract_trace, trace_complete
 from .errors import BootTimeout, GuestCrashed, GuestError, GuestExited, HarnessError
 from .iomem import IomemSpec, check_unique
 from .kernel import Kernel
 from .pci import PciBackend, PciSpec, check_pci_count, plan_backends
-from .procs import ProcessId, kill_group
 from .rootfs import Rootfs
 from .tmpdir import uml_temp_dir
-from .watchdog import Watchdog
-
-if TYPE_CHECKING:
-    from simulators.pci.control import RemoteModel
 
 READY_MARKER = "UMLHARNESS-READY"
 UNBIND_PCI_DRIVERS = (
@@ -246,23 +246,15 @@ class Instance:
             uml=uml,
             iomem={name: str(path) for name, path in self.iomem_files.items()},
             umid_dir=str(self.umid_dir),
-            pci={
-                backend.slot: {
-                    "model": backend.spec.model,
-                    "control": str(backend.control),
-                    "process": backend.process.to_json() if backend.process else None,
-                }
-                for backend in self.pci
-            },
+            pci=[backend.record for backend in self.pci],
         )
         self._expect_console([re.escape(READY_MARKER)], request.boot_timeout, "boot")
 
     def _check_socket_paths(self) -> None:
-        """Every socket of this instance must fit in sun_path: UML's, and each
-        region's driver socket with room for a doorbell beside it."""
-        validate.socket_path(self.umid_dir / "mconsole", "UML's mconsole socket")
+        """Each region's driver socket must fit in sun_path, with room for a
+        doorbell beside it (UML's own mconsole socket is not used)."""
         for spec in self.request.iomem:
-            validate.socket_path(
+            check_socket_path(
                 self.umid_dir / f"{spec.name}-doorbell", f"the sockets of iomem region {spec.name}:"
             )
 
@@ -307,8 +299,6 @@ class Instance:
 
     def pci_model(self, slot: str = "pci0") -> RemoteModel:
         """The model of PCI device `slot`, run in its backend: `vm.pci_model().nic.link_down()`."""
-        from simulators.pci.control import RemoteModel
-
         return RemoteModel(self.pci_control(slot))
 
     def prepare_shell(self) -> None:

@@ -19,14 +19,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths, validate
+from simulators.errors import SimulatorError
+from simulators.pci.models import ModelFailed, make_model, parse_spec
+from umlharness_shared.handshake import READY
+from umlharness_shared.procs import ProcessId
+from umlharness_shared.registry import PciRecord
+from umlharness_shared.sockets import check_socket_path
+
+from . import paths
 from .errors import GuestError, HarnessError
-from .procs import ProcessId
 
 #: CONFIG_UML_PCI_OVER_VIRTIO_DEVICE_ID in uml-config/pci.config.
 VIRTIO_PCI_DEVICE_ID = 1234
 MAX_DEVICES = 8  # virt-pci's MAX_DEVICES
-READY = "ready"
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,6 @@ class PciSpec:
 
     @classmethod
     def parse(cls, text: str) -> PciSpec:
-        from simulators.errors import SimulatorError
-        from simulators.pci.models import ModelFailed, make_model, parse_spec
-
         try:
             model, options = parse_spec(text)
             make_model(model, options)  # unknown models and options fail here, not in the guest
@@ -71,8 +73,8 @@ class PciBackend:
         self.control = directory / f"{slot}.ctl"
         self.log = directory / f"{slot}.log"
         self.trace = trace
-        validate.socket_path(self.socket, "PCI socket")
-        validate.socket_path(self.control, "PCI control socket")
+        check_socket_path(self.socket, "PCI socket")
+        check_socket_path(self.control, "PCI control socket")
         if b":" in os.fsencode(self.socket):
             raise HarnessError(
                 f"PCI socket {self.socket} has a ':', which virtio_uml.device= cannot take "
@@ -93,6 +95,13 @@ class PciBackend:
     def process(self) -> ProcessId | None:
         """The backend process, for records that outlive this object."""
         return ProcessId.of(self._process.pid) if self._process is not None else None
+
+    @property
+    def record(self) -> PciRecord:
+        """What the instance record says of this device."""
+        return PciRecord(
+            self.slot, self.spec.model, dict(self.spec.options), self.control, self.process
+        )
 
     def start(self) -> None:
         command = [

@@ -23,7 +23,12 @@ from typing import Any
 
 import pytest
 
-from . import paths, registry, validate
+from simulators.attach import attach
+from simulators.rtl8111.model import Rtl8111
+from simulators.rtl8111.regs import RTL8111
+from umlharness_shared import registry
+
+from . import paths, validate
 from .artifacts import ArtifactRequest, Artifacts, prepare
 from .errors import GuestCrashed, HarnessError, ToolMissing
 from .instance import DEFAULT_MEM, BootRequest, Instance, private_copy, private_dir
@@ -250,11 +255,6 @@ def rtl8111(uml: Instance) -> Iterator[Any]:
     autoload) or `@pytest.mark.uml(pci=["rtl8111"])` (the kernel's r8169); the
     model answers the same calls either way.
     """
-    # Imported here: the simulators build on umlharness, not the other way round.
-    from simulators.attach import attach
-    from simulators.rtl8111.model import Rtl8111
-    from simulators.rtl8111.regs import RTL8111
-
     if "mock" not in uml.iomem_files:
         slots = [b.slot for b in uml.pci if b.spec.model == "rtl8111"]
         if not slots:

@@ -16,8 +16,6 @@ from .iomem import parse_size
 from .tmpdir import uml_temp_dir
 
 MIN_GUEST_MEMORY = 32 << 20
-#: Longest unix socket path (sun_path is 108 bytes with its NUL).
-SUN_PATH_MAX = 107
 _UMID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
 
@@ -85,14 +83,3 @@ def share(path: Path) -> Path:
     if any(ord(char) < 0x20 or char == "\x7f" for char in str(resolved)):
         raise HarnessError(f"--share {path}: a path with control characters cannot be mounted")
     return resolved
-
-
-def socket_path(path: Path, what: str) -> None:
-    """A unix socket the guest or a model binds must fit in sun_path; UML's
-    virtio_uml.device= also splits at ':'."""
-    encoded = os.fsencode(path)
-    if len(encoded) > SUN_PATH_MAX:
-        raise HarnessError(
-            f"{what} {path} is {len(encoded)} bytes, more than a unix socket path may be "
-            f"({SUN_PATH_MAX}): set UMLHARNESS_RUN to a shorter directory"
-        )

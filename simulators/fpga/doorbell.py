@@ -15,14 +15,15 @@ that was there dies; after a stop they wait for the next simulator.
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 from types import TracebackType
 
+from umlharness_shared.sockets import check_socket_path
+
 from ..closing import Closing
 from ..errors import SimulatorError
-from ..irq import SUN_PATH_MAX, receiver_error
+from ..irq import receiver_error
 
 
 def doorbell_path(irq_socket: Path) -> Path:
@@ -35,8 +36,7 @@ class Doorbell(Closing):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        if len(os.fsencode(path)) > SUN_PATH_MAX:
-            raise SimulatorError(f"doorbell path {path} is too long for a unix socket")
+        check_socket_path(path, "doorbell", SimulatorError)
         if path.exists() or path.is_symlink():
             if in_use(path):
                 raise SimulatorError(

@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from umlharness_shared.handshake import READY
+
 from ..errors import SimulatorError
 from .backend import DEFAULT_SPIN, Backend
 from .control import ControlServer
 from .models import make_model, parse_spec
 from .trace import TraceWriter
-
-READY = "ready"
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -23,6 +23,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from umlharness_shared.sockets import check_socket_path
+
 from ..closing import Closing
 from ..errors import SimulatorError
 from . import pcidev
@@ -46,7 +48,6 @@ from .vhost_user import (
 )
 from .virtqueue import Chain, SplitVirtqueue
 
-SUN_PATH_MAX = 107
 #: Seconds to poll for the frontend's next message before sleeping: a
 #: driver's accesses come microseconds apart, and not going to sleep between
 #: them takes a wake-up off each (python3 -m benchmarks pci: 37 -> 28 us per
@@ -77,10 +78,10 @@ class Backend(Closing):
         log: Log = _stderr,
         spin: float = DEFAULT_SPIN,
     ) -> None:
-        encoded = os.fsencode(path)
-        if len(encoded) > SUN_PATH_MAX or b":" in encoded:
+        check_socket_path(path, "vhost-user socket", SimulatorError)
+        if b":" in os.fsencode(path):
             raise SimulatorError(
-                f"vhost-user socket path {path}: at most {SUN_PATH_MAX} bytes and no ':' "
+                f"vhost-user socket path {path} has a ':' "
                 "(virtio_uml.device= ends the path at the first ':')"
             )
         self.function = function

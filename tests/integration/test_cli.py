@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from umlharness import Artifacts, BootRequest, Instance
-from umlharness.paths import run_dir
+from umlharness_shared.rundir import run_dir
 
 pytestmark = pytest.mark.slow
 

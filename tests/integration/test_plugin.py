@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from umlharness.paths import PROJECT_ROOT, cache_dir
-from umlharness.procs import pid_alive
+from umlharness_shared.procs import pid_alive
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ import pytest
 from umlharness import Artifacts, BootRequest, Instance, IomemSpec
 from umlharness.errors import BootTimeout, HarnessError
 from umlharness.paths import cache_dir
-from umlharness.registry import processes_of
+from umlharness_shared.registry import processes_of
 
 pytestmark = pytest.mark.slow
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from umlharness import registry
-from umlharness.procs import ProcessId
+from umlharness_shared import registry
+from umlharness_shared.procs import ProcessId
 
 #: recorded_guest(umid, umid_dir, iomem) -> the instance directory it recorded
 GuestRecorder = Callable[..., Path]
@@ -30,6 +31,10 @@ def recorded_guest() -> Iterator[GuestRecorder]:
         started.append(process)
         uml = ProcessId.of(process.pid)
         assert uml is not None
+        deadline = time.monotonic() + 10
+        while not uml.is_ours(registry.uml_needle(umid)):  # until it has exec'd
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
         directory = registry.claim(umid)
         registry.record(directory, uml=uml, iomem=iomem or {}, umid_dir=str(umid_dir))
         return directory

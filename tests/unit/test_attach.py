@@ -9,8 +9,8 @@ import pytest
 from simulators.attach import Target, attach, map_iomem, resolve
 from simulators.errors import SimulatorError
 from simulators.rtl8111.regs import RTL8111
-from umlharness import registry
 from umlharness.errors import HarnessError
+from umlharness_shared import registry
 
 from .conftest import GuestRecorder
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from umlharness import paths, registry
+from umlharness import paths
 from umlharness.errors import HarnessError
-from umlharness.procs import ProcessId, kill_recorded, kill_recorded_group, pid_alive
+from umlharness_shared import registry, rundir
+from umlharness_shared.procs import ProcessId, kill_recorded, kill_recorded_group, pid_alive
 
 from .conftest import GuestRecorder
 
@@ -163,7 +164,7 @@ def test_cache_dir_naming_a_file_is_one_error(
 
 
 def test_new_run_dir_is_private(run_dir: Path) -> None:
-    paths.run_dir()
+    rundir.run_dir()
     assert run_dir.stat().st_mode & 0o777 == 0o700
 
 

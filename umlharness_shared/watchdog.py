@@ -14,7 +14,7 @@ End of file without a release means the harness is gone: the watchdog kills
 what it was told of (only while each is still that process, see procs.py)
 and removes the instance directory if it still carries the marker.
 
-    python -m umlharness.watchdog INSTANCE_DIR
+    python -m umlharness_shared.watchdog INSTANCE_DIR
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ import sys
 from pathlib import Path
 
 from .procs import ProcessId, kill_recorded, kill_recorded_group
-
-MARKER = ".umlharness-instance"  # registry.MARKER; the registry imports much more
+from .registry import MARKER
 
 
 class Watchdog:
@@ -38,7 +37,7 @@ class Watchdog:
 
     def __init__(self, directory: Path) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "umlharness.watchdog", str(directory)],
+            [sys.executable, "-m", "umlharness_shared.watchdog", str(directory)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -17,13 +17,14 @@ import shutil
 import signal
 import stat
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import paths
 from .errors import HarnessError
 from .procs import ProcessId, kill_recorded, kill_recorded_group, processes_with
+from .rundir import run_dir
 
 #: Written when a directory is claimed: what makes it the harness's to remove.
 MARKER = ".umlharness-instance"
@@ -49,6 +50,36 @@ def processes_of(umid: str) -> list[int]:
 
 
 @dataclass(frozen=True)
+class PciRecord:
+    """A PCI device of an instance: its model (as `--pci` named it), the
+    control socket of its backend, and the backend process."""
+
+    slot: str
+    model: str
+    options: dict[str, str]
+    control: Path
+    process: ProcessId | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "options": self.options,
+            "control": str(self.control),
+            "process": self.process.to_json() if self.process else None,
+        }
+
+    @classmethod
+    def from_json(cls, slot: str, data: dict[str, Any]) -> PciRecord:
+        return cls(
+            slot=slot,
+            model=str(data["model"]),
+            options={str(k): str(v) for k, v in dict(data.get("options", {})).items()},
+            control=Path(data["control"]),
+            process=ProcessId.from_json(data.get("process")),
+        )
+
+
+@dataclass(frozen=True)
 class InstanceInfo:
     umid: str
     dir: Path
@@ -57,8 +88,8 @@ class InstanceInfo:
     started: float
     uml: ProcessId
     owner: ProcessId | None  # the harness process that booted it
-    #: PCI devices by slot (pci0...): {"model": ..., "control": socket, "process": [pid, start]}
-    pci: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: PCI devices by slot (pci0...)
+    pci: dict[str, PciRecord] = field(default_factory=dict)
 
     @property
     def pid(self) -> int:
@@ -82,12 +113,11 @@ class InstanceInfo:
 
     def backends(self) -> list[tuple[ProcessId, bytes]]:
         """The recorded PCI backend processes, with what their command lines contain."""
-        found = []
-        for slot, device in self.pci.items():
-            process = ProcessId.from_json(device.get("process"))
-            if process is not None:
-                found.append((process, backend_needle(self.dir, slot)))
-        return found
+        return [
+            (device.process, backend_needle(self.dir, slot))
+            for slot, device in self.pci.items()
+            if device.process is not None
+        ]
 
 
 def is_instance_dir(directory: Path) -> bool:
@@ -128,7 +158,10 @@ def _read(directory: Path) -> InstanceInfo | None:
             started=float(data.get("started", 0)),
             uml=uml,
             owner=ProcessId.from_json(data.get("owner")),
-            pci=dict(data.get("pci", {})),
+            pci={
+                str(slot): PciRecord.from_json(str(slot), device)
+                for slot, device in dict(data.get("pci", {})).items()
+            },
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -136,7 +169,7 @@ def _read(directory: Path) -> InstanceInfo | None:
 
 def claim(umid: str) -> Path:
     """Create the instance directory for `umid` (mode 0700, marked ours), reaping a stale one."""
-    directory = paths.run_dir() / umid
+    directory = run_dir() / umid
     try:
         directory.mkdir(mode=0o700)
     except FileExistsError:
@@ -164,13 +197,13 @@ def record(
     uml: ProcessId,
     iomem: dict[str, str],
     umid_dir: str,
-    pci: dict[str, dict[str, Any]] | None = None,
+    pci: Sequence[PciRecord] = (),
 ) -> None:
     data = {
         "uml": uml.to_json(),
         "owner": ProcessId.this().to_json(),
         "iomem": iomem,
-        "pci": pci or {},
+        "pci": {device.slot: device.to_json() for device in pci},
         "umid_dir": umid_dir,
         "started": time.time(),
     }
@@ -203,7 +236,7 @@ def instances(reap_stale: bool = True) -> list[InstanceInfo]:
     not an instance and is left alone.
     """
     found: list[InstanceInfo] = []
-    for entry in sorted(paths.run_dir().iterdir()):
+    for entry in sorted(run_dir().iterdir()):
         if not is_instance_dir(entry):
             continue
         info = _read(entry)

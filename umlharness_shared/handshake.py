@@ -1,0 +1,8 @@
+"""How a PCI backend tells the harness it listens: one line on its standard output."""
+
+from __future__ import annotations
+
+#: The backend is ready: its vhost-user socket listens and its model is built.
+READY = "ready"
+#: It could not start: the rest of the line says why (its log has the traceback).
+FAILED = "error:"
