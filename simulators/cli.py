@@ -17,7 +17,6 @@ print as one line, `sim: error: ...`, with exit status 2.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import click
 
-from umlharness_shared.errors import HarnessError
+from umlharness_shared.cli import run_cli
 
 from .attach import DEFAULT_REGION, Attached, attach, pci_control
 from .errors import SimulatorError
@@ -38,7 +37,6 @@ from .rtl8111.regs import RTL8111, SPEED_BITS
 from .thermo.model import Thermo, ThermoState, celsius
 from .thermo.regs import THERMO
 
-ERROR_EXIT = 2
 THERMO_REGION = "thermo"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -345,17 +343,4 @@ sim.add_command(fpga)  # simulators/fpga/cli.py: stream, serve, inject, status
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        sim.main(args=argv, prog_name="sim", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("sim: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except HarnessError as error:
-        click.echo(f"sim: error: {' '.join(str(error).splitlines())}", err=True)
-        sys.exit(ERROR_EXIT)
-    except KeyboardInterrupt:
-        click.echo("sim: interrupted", err=True)
-        sys.exit(130)
+    run_cli(sim, "sim", argv)

@@ -26,10 +26,19 @@ class Artifacts:
     rootfs: Rootfs
 
 
-def prepare(request: ArtifactRequest | None = None, reporter: Reporter | None = None) -> Artifacts:
+def prepare_drivers(
+    request: ArtifactRequest | None = None, reporter: Reporter | None = None
+) -> tuple[Kernel, BuiltDrivers]:
+    """The kernel and the drivers built against it (the first two steps of prepare())."""
     request = request or ArtifactRequest()
     reporter = reporter or QuietReporter()
     kernel = build_kernel(request.kernel, reporter)
-    drivers = build_drivers(kernel, request.drivers_dirs, reporter)
+    return kernel, build_drivers(kernel, request.drivers_dirs, reporter)
+
+
+def prepare(request: ArtifactRequest | None = None, reporter: Reporter | None = None) -> Artifacts:
+    request = request or ArtifactRequest()
+    reporter = reporter or QuietReporter()
+    kernel, drivers = prepare_drivers(request, reporter)
     rootfs = build_rootfs(kernel, drivers, request.rootfs_overlay, reporter)
     return Artifacts(kernel, drivers, rootfs)

@@ -22,30 +22,28 @@ from simulators.errors import SimulatorError
 from simulators.pci.models import make_model
 from simulators.pci.trace import show
 from umlharness_shared import registry
+from umlharness_shared.cli import run_cli
 
 from . import validate
-from .artifacts import ArtifactRequest, Artifacts, prepare
-from .drivers import build_drivers
+from .artifacts import ArtifactRequest, Artifacts, prepare, prepare_drivers
 from .errors import BootTimeout, BuildFailed, GuestError, HarnessError
 from .instance import DEFAULT_MEM, BootRequest, Instance
 from .iomem import IomemSpec, check_unique
 from .kernel import KernelRequest, build_kernel
 from .pci import PciSpec, check_pci_count
 from .progress import default_reporter
-from .rootfs import build_rootfs
 
-ERROR_EXIT = 2
 ESCAPE_KEY = "\x1d"  # Ctrl-]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(error: HarnessError) -> None:
-    click.echo(f"umlharness: error: {error}", err=True)
+def error_details(error: HarnessError) -> str:
+    """What follows an error's line: a build's last lines, a guest's console tail and log."""
     if isinstance(error, BuildFailed) and error.tail:
-        click.echo(f"--- last lines of {error.log} ---\n{error.tail.rstrip()}", err=True)
-    if isinstance(error, GuestError) and error.details():
-        click.echo(error.details(), err=True)
-    sys.exit(ERROR_EXIT)
+        return f"--- last lines of {error.log} ---\n{error.tail.rstrip()}"
+    if isinstance(error, GuestError):
+        return error.details()
+    return ""
 
 
 @contextmanager
@@ -123,8 +121,7 @@ def drivers_build(source: Path | None, jobs: int, kasan: bool) -> None:
     """Build every module under drivers/ against the kernel; print their paths."""
     reporter = default_reporter()
     with reporter.session():
-        built_kernel = build_kernel(kernel_request(source, jobs, kasan), reporter)
-        built = build_drivers(built_kernel, None, reporter)
+        _, built = prepare_drivers(ArtifactRequest(kernel_request(source, jobs, kasan)), reporter)
     for module in built.modules:
         click.echo(module)
 
@@ -140,11 +137,8 @@ def rootfs_build(source: Path | None, jobs: int, kasan: bool) -> None:
     """Build the busybox rootfs image with the drivers installed; print its path."""
     reporter = default_reporter()
     with reporter.session():
-        built_kernel = build_kernel(kernel_request(source, jobs, kasan), reporter)
-        image = build_rootfs(
-            built_kernel, build_drivers(built_kernel, None, reporter), None, reporter
-        )
-    click.echo(image.image)
+        built = prepare(ArtifactRequest(kernel_request(source, jobs, kasan)), reporter)
+    click.echo(built.rootfs.image)
 
 
 @cli.command()
@@ -403,16 +397,4 @@ def stop(umid: str | None) -> None:
 
 
 def main() -> None:
-    try:
-        cli(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("umlharness: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except HarnessError as error:
-        fail(error)
-    except KeyboardInterrupt:
-        click.echo("umlharness: interrupted", err=True)
-        sys.exit(130)
+    run_cli(cli, "umlharness", details=error_details)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .buildlog import run_logged
 from .cache import CacheEntry, digest
 from .errors import BuildFailed, HarnessError
 from .kernel import Kernel
-from .proc import run_logged
 from .progress import QuietReporter, Reporter
 
 WARNING = re.compile(r"\bwarning:|^WARNING: ", re.M)

@@ -11,6 +11,10 @@ class ToolMissing(HarnessError):
     """A host tool or package the harness needs is not installed."""
 
 
+class NoKernelSource(ToolMissing):
+    """No kernel source was given and none is installed where the distro puts it."""
+
+
 class BuildFailed(HarnessError):
     """A kernel, driver or rootfs build failed; the log has the details."""
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import paths
+from .buildlog import run_logged
 from .cache import CacheEntry, digest
 from .errors import BuildFailed, ConfigDropped, HarnessError, ToolMissing
 from .kconfig import Kconfig
-from .proc import run_logged
 from .progress import QuietReporter, Reporter
 from .source import KernelSource
 

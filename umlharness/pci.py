@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulators.errors import SimulatorError
-from simulators.pci.models import ModelFailed, make_model, parse_spec
-from umlharness_shared.handshake import READY
+from simulators.pci.models import model_class, parse_spec
+from umlharness_shared.handshake import FAILED, READY
 from umlharness_shared.procs import ProcessId
 from umlharness_shared.registry import PciRecord
 from umlharness_shared.sockets import check_socket_path
 
-from . import paths
 from .errors import GuestError, HarnessError
 
 #: CONFIG_UML_PCI_OVER_VIRTIO_DEVICE_ID in uml-config/pci.config.
@@ -45,12 +44,7 @@ class PciSpec:
     def parse(cls, text: str) -> PciSpec:
         try:
             model, options = parse_spec(text)
-            make_model(model, options)  # unknown models and options fail here, not in the guest
-        except ModelFailed as failed:
-            log = paths.cache_dir() / "logs" / "pci-model.log"
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text(f"--pci {text}\n{failed.traceback}")
-            raise HarnessError(f"--pci {text}: {failed} (traceback in {log})") from None
+            model_class(model, options)  # unknown models and options fail here, not in the guest
         except SimulatorError as error:
             raise HarnessError(f"--pci {text}: {error}") from None
         return cls(model, tuple(options.items()))
@@ -61,6 +55,10 @@ class PciSpec:
 
 class PciBackendDied(GuestError):
     """A device's backend process ended while the guest was using the device."""
+
+
+class PciBackendFailed(GuestError):
+    """A device's backend could not start: its model refused its options or raised."""
 
 
 class PciBackend:
@@ -140,6 +138,12 @@ class PciBackend:
                 line = process.stdout.readline()
                 if line.strip() == READY:
                     return
+                if line.startswith(FAILED):
+                    process.wait(timeout=5)
+                    why = line.removeprefix(FAILED).strip()
+                    raise PciBackendFailed(
+                        f"--pci {self.spec}: {why} (its log has the details)", log=self.log
+                    )
                 if not line:
                     process.wait(timeout=5)
                     raise HarnessError(

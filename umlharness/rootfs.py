@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .buildlog import run_logged
 from .cache import CacheEntry, digest
 from .drivers import BuiltDrivers, tree_digest
 from .errors import HarnessError, ToolMissing
 from .kernel import Kernel
-from .proc import run_logged
 from .progress import QuietReporter, Reporter
 
 BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path("/usr/bin/busybox"))

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import HarnessError
-from .proc import run_logged
+from .buildlog import run_logged
+from .errors import HarnessError, NoKernelSource
 
 DISTRO_SOURCE_GLOB = "linux-source-*.tar.*"
 DISTRO_SOURCE_DIR = Path("/usr/src")
@@ -54,7 +54,7 @@ class KernelSource:
             key=_version_key,
         )
         if not candidates:
-            raise HarnessError(
+            raise NoKernelSource(
                 f"no kernel source found in {DISTRO_SOURCE_DIR}: install it with "
                 f"`{INSTALL_HINT}`, or pass --source PATH"
             )

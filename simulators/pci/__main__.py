@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from umlharness_shared.handshake import READY
+from umlharness_shared.handshake import FAILED, READY
 
 from ..errors import SimulatorError
 from .backend import DEFAULT_SPIN, Backend
 from .control import ControlServer
-from .models import make_model, parse_spec
+from .models import ModelFailed, make_model, parse_spec
 from .trace import TraceWriter
 
 
@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
                 if control is not None:
                     control.close()
     except SimulatorError as error:
+        # The harness waits for the handshake line; the log gets the traceback.
+        print(f"{FAILED} {error}", flush=True)
+        if isinstance(error, ModelFailed):
+            print(error.traceback, file=sys.stderr)
         print(f"pci backend: error: {error}", file=sys.stderr)
         return 2
     return 0

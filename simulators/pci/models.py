@@ -38,7 +38,12 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     return name.strip(), options
 
 
-def make_model(name: str, options: dict[str, str]) -> PciFunction:
+def model_class(name: str, options: dict[str, str]) -> Callable[..., PciFunction]:
+    """The class `name` stands for, once it is known to take `options`; nothing is built.
+
+    Cheap enough for the harness to check a `--pci` spec before a boot; the
+    model is built (and its constructor run) only in its backend process.
+    """
     where = MODELS.get(name) or (name if ":" in name else None)
     if where is None:
         raise SimulatorError(
@@ -58,8 +63,14 @@ def make_model(name: str, options: dict[str, str]) -> PciFunction:
     if unknown:
         have = ", ".join(accepted) or "none"
         raise SimulatorError(f"{name}: unknown option {', '.join(unknown)} (options: {have})")
+    return model_class
+
+
+def make_model(name: str, options: dict[str, str]) -> PciFunction:
+    """The model `name` with `options`; its constructor's own failure is a ModelFailed."""
+    factory = model_class(name, options)
     try:
-        return model_class(**options)
+        return factory(**options)
     except SimulatorError:
         raise
     except Exception as error:

@@ -221,7 +221,7 @@ def test_bad_pci_options_are_one_line_errors() -> None:
         (["--pci", "nosuch"], "no PCI model 'nosuch'; models: pcitest, rtl8111"),
         (["--pci", "rtl8111,speed=10"], "unknown option speed (options: mac, link)"),
         (["--pci", "rtl8111,mac=zz"], "mac=zz: six hex bytes"),
-        (["--trace", "/tmp/x"], "--trace records PCI accesses: add a --pci device"),
+        (["--trace", "/nonexistent/trace"], "--trace records PCI accesses: add a --pci device"),
     ):
         done = subprocess.run(
             [UMLHARNESS, "boot", *args, "--run", "true"], capture_output=True, text=True, timeout=60

@@ -191,8 +191,15 @@ def test_a_pci_model_whose_constructor_raises_is_one_line(tmp_path: Path) -> Non
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 2
-    (line,) = result.stderr.splitlines()
-    assert "failed to start: RuntimeError: broken on purpose (traceback in" in line
+    line, where = result.stderr.splitlines()
+    assert line == (
+        "umlharness: error: --pci tests.unit.broken_model:Broken: PCI model "
+        "tests.unit.broken_model:Broken failed to start: RuntimeError: broken on purpose "
+        "(its log has the details)"
+    )
+    log = Path(where.removeprefix("console log: "))
+    assert log.name == "pci0.log"
+    assert 'raise RuntimeError("broken on purpose")' in log.read_text()
 
 
 @pytest.mark.parametrize(
