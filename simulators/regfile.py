@@ -15,12 +15,33 @@ bits only those the write is about (a field, or a register's fields). There
 are no atomic read-modify-write cycles across processes; keeping writes
 narrow keeps the window in which a simulator write can undo a driver write
 small.
+
+A model reacts to the driver through hooks on its register file:
+`on_read`, `on_write`, `write_1_to_clear` and `read_only`. They fire for
+the driver's accesses that reach the model as bus accesses, `bus_read`
+and `bus_write`, which is where each transport differs:
+
+- PCI (`simulators/pci/`): every config and MMIO access of the driver is a
+  message to the backend, which applies it with `bus_read`/`bus_write`.
+  Every hook fires, for every access, in order.
+- iomem (`simulators/attach.py`): the guest maps the same file and its
+  loads and stores never leave the guest. No hook fires for them: the
+  model sees the driver's writes only as values it finds when it looks,
+  read-only registers are not protected, and write-1-to-clear is the
+  driver's convention instead (it acknowledges by clearing the bits
+  itself, `uh_iomem_clear16()`, which leaves the register as a
+  write-1-to-clear would). Write hooks fire for what the model is told of
+  and passes to `bus_write` (a host-side stand-in for a driver, in tests).
+
+The model's own accesses (`read`, `write`, `set_bits`...) never fire
+hooks: hooks are the device's answer to the driver.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +52,24 @@ import numpy.typing as npt
 from .errors import SimulatorError
 
 Buffer = npt.NDArray[np.uint8]
+#: hook(old, written, mask) -> the value to store, or None for the plain store
+#: `(old & ~mask) | (written & mask)`. Values are the register's bytes as the
+#: bus carries them (little-endian); `mask` covers the bytes the access wrote.
+WriteHook = Callable[[int, int, int], "int | None"]
+#: hook() before the driver reads the register; it may update it (a counter).
+ReadHook = Callable[[], None]
+#: A write hook as an access meets it: (register, hook, the bits of it the access covers).
+_HookedWrite = tuple["Register", WriteHook, int]
+
+
+def keep_old(old: int, written: int, mask: int) -> int:
+    """A read-only register: the driver's write changes nothing."""
+    return old
+
+
+def clear_written_ones(old: int, written: int, mask: int) -> int:
+    """A write-1-to-clear register: the bits the driver writes as 1 clear, the others stay."""
+    return old & ~(written & mask)
 
 
 @dataclass(frozen=True)
@@ -166,11 +205,47 @@ def _unknown(kind: str, name: str, known: Iterable[str], owner: str) -> Simulato
     return SimulatorError(f"{owner} has no {kind} {name!r}: {hint}")
 
 
-class RegisterFile:
-    """The registers of `layout`, read and written in `buffer` (a 1-D uint8 array or memmap)."""
+class Word:
+    """One aligned unsigned integer of 1, 2, 4 or 8 bytes in `buffer`: one load, one store.
 
-    def __init__(self, layout: Any, buffer: Buffer, *, device: str = "the device") -> None:
+    For a model's hot loop and for registers with one writer: no lock, no
+    check beyond masking the value to the width.
+    """
+
+    def __init__(self, buffer: Buffer, offset: int, dtype: str = "<u4") -> None:
+        size = np.dtype(dtype).itemsize
+        if offset % size:
+            raise ValueError(f"register offset {offset:#x} is not {8 * size}-bit aligned")
+        self._view = buffer[offset : offset + size].view(dtype)
+        self._mask = (1 << (8 * size)) - 1
+
+    def get(self) -> int:
+        return int(self._view[0])
+
+    def set(self, value: int) -> None:
+        self._view[0] = value & self._mask
+
+
+class RegisterFile:
+    """The registers of `layout`, read and written in `buffer` (a 1-D uint8 array or memmap).
+
+    Every access by name holds `lock` (a fresh one unless given): a PCI
+    function passes its own, which the backend holds while it applies the
+    driver's accesses, so that a model's read-modify-write never interleaves
+    with one. `bus_read` and `bus_write` do not take it: their caller, the
+    transport, holds it already.
+    """
+
+    def __init__(
+        self,
+        layout: Any,
+        buffer: Buffer,
+        *,
+        device: str = "the device",
+        lock: threading.RLock | None = None,
+    ) -> None:
         self.device = device
+        self.lock = lock if lock is not None else threading.RLock()
         self.registers: Mapping[str, Register] = layout_registers(layout)
         self.size = int(layout.sizeof())
         if not isinstance(buffer, np.ndarray) or buffer.dtype != np.uint8 or buffer.ndim != 1:
@@ -183,9 +258,22 @@ class RegisterFile:
                 f"of {device} ({self.size} bytes)"
             )
         self._buffer = buffer
+        # The bus's view of the bytes: slicing a memoryview is cheaper than numpy's.
+        self._bytes = memoryview(buffer.data)
         self._patterns: dict[tuple[str, int], Buffer] = {}
         self._touched: dict[tuple[str, int], tuple[tuple[int, int], ...]] = {}
         self._probes: dict[tuple[str, int], tuple[Buffer, int] | None] = {}
+        self._words: dict[str, Word] = {}
+        self._owner: list[Register | None] = [None] * self.size
+        for register in self.registers.values():
+            self._owner[register.offset : register.offset + register.size] = [register] * (
+                register.size
+            )
+        self._write_hooks: dict[str, WriteHook] = {}
+        self._read_hooks: dict[str, ReadHook] = {}
+        self._touched_by: dict[tuple[int, int], tuple[Register, ...]] = {}
+        self._read_hooks_at: dict[tuple[int, int], tuple[ReadHook, ...]] = {}
+        self._write_hooks_at: dict[tuple[int, int], tuple[_HookedWrite, ...]] = {}
 
     # --- whole registers -------------------------------------------------
 
@@ -205,26 +293,34 @@ class RegisterFile:
     def read(self, name: str) -> int:
         """A register's value as an integer (bit fields put together at their bit positions)."""
         register = self.register(name)
-        return self._to_int(register, register.subcon.parse(self._raw(register).tobytes()))
+        with self.lock:
+            raw = self._raw(register).tobytes()
+        return self._to_int(register, register.subcon.parse(raw))
 
     def write(self, name: str, value: int) -> None:
         """Set a register to `value`, writing only those of its bytes that change."""
         register = self.register(name)
-        self._store(register, self._encode(register, value, what=name), register.field_mask)
+        data = self._encode(register, value, what=name)
+        with self.lock:
+            self._store(register, data, register.field_mask)
 
     def set_bits(self, name: str, mask: int) -> None:
         """OR `mask` into a register, byte by byte, leaving bytes outside the mask untouched."""
         register = self.register(name)
         buffer, base = self._buffer, register.offset
-        for index, bits in self._mask_bytes(register, mask):
-            buffer[base + index] |= bits
+        touched = self._mask_bytes(register, mask)
+        with self.lock:
+            for index, bits in touched:
+                buffer[base + index] |= bits
 
     def clear_bits(self, name: str, mask: int) -> None:
         """Clear the bits of `mask` in a register, byte by byte, like `set_bits`."""
         register = self.register(name)
         buffer, base = self._buffer, register.offset
-        for index, bits in self._mask_bytes(register, mask):
-            buffer[base + index] &= ~bits & 0xFF
+        touched = self._mask_bytes(register, mask)
+        with self.lock:
+            for index, bits in touched:
+                buffer[base + index] &= ~bits & 0xFF
 
     def any_set(self, name: str, mask: int) -> bool:
         """Whether any bit of `mask` is set: a cheap test for polling (no parsing).
@@ -249,6 +345,126 @@ class RegisterFile:
         word = self._raw(register).view(f"<u{register.size}")
         return word, int.from_bytes(pattern.tobytes(), "little")
 
+    def word(self, name: str) -> Word:
+        """Register `name` as a `Word`: its bits as an unsigned integer, one load or store.
+
+        For integer and bit registers of 1, 2, 4 or 8 bytes, aligned, in
+        either byte order. No lock and no range check: for a model's hot
+        loop, on registers only one side writes (or read alone).
+        """
+        word = self._words.get(name)
+        if word is None:
+            register = self.register(name)
+            order = self._byte_order(register)
+            if order is None:
+                raise SimulatorError(f"{self.device}: {name} is no 1, 2, 4 or 8-byte integer")
+            dtype = f"{order}u{register.size}"
+            word = self._words[name] = Word(self._buffer, register.offset, dtype)
+        return word
+
+    def _byte_order(self, register: Register) -> str | None:
+        """'<' or '>' as the register's encoding puts its lowest bit; None if it is no word."""
+        if register.size not in (1, 2, 4, 8):
+            return None
+        mask = register.field_mask
+        if not mask:
+            return None
+        lowest = (mask & -mask).bit_length() - 1
+        where = int(np.flatnonzero(self._pattern(register, 1 << lowest))[0])
+        if where == lowest // 8:
+            return "<"
+        return ">" if where == register.size - 1 - lowest // 8 else None
+
+    # --- hooks: the device's answer to the driver's accesses ---------------------
+
+    def on_write(self, name: str, hook: WriteHook) -> None:
+        """Call `hook(old, written, mask)` on each write of the driver to `name` (see WriteHook)."""
+        self._write_hooks[self.register(name).name] = hook
+        self._write_hooks_at.clear()
+
+    def on_read(self, name: str, hook: ReadHook) -> None:
+        """Call `hook()` before each read of the driver that covers `name`."""
+        self._read_hooks[self.register(name).name] = hook
+        self._read_hooks_at.clear()
+
+    def read_only(self, *names: str) -> None:
+        """The driver's writes to these registers change nothing."""
+        for name in names:
+            self.on_write(name, keep_old)
+
+    def write_1_to_clear(self, *names: str) -> None:
+        """The driver clears bits of these registers by writing 1s to them (status registers)."""
+        for name in names:
+            self.on_write(name, clear_written_ones)
+
+    def registers_at(self, offset: int, size: int) -> tuple[Register, ...]:
+        """The named registers an access overlaps, in address order."""
+        key = (offset, size)
+        touched = self._touched_by.get(key)
+        if touched is None:
+            found: list[Register] = []
+            for byte in range(max(offset, 0), min(offset + size, len(self._owner))):
+                register = self._owner[byte]
+                if register is not None and register not in found:
+                    found.append(register)
+            touched = self._touched_by[key] = tuple(found)
+        return touched
+
+    def bus_read(self, offset: int, size: int) -> bytes:
+        """The driver reads `size` bytes at `offset`: the read hooks it covers run first.
+
+        Past the register map (within the buffer) is plain memory. The
+        caller holds `lock`. Without hooks this is a dict lookup and a copy.
+        """
+        hooks = self._read_hooks_at.get((offset, size))
+        if hooks is None:
+            found = (self._read_hooks.get(r.name) for r in self.registers_at(offset, size))
+            hooks = self._read_hooks_at[(offset, size)] = tuple(h for h in found if h)
+        for hook in hooks:
+            hook()
+        return self._bytes[offset : offset + size].tobytes()
+
+    def bus_write(self, offset: int, data: bytes) -> None:
+        """The driver writes `data` at `offset`; each register's write hook decides what stays.
+
+        The caller holds `lock`. Without hooks this is a dict lookup and a copy.
+        """
+        end = offset + len(data)
+        hooked = self._write_hooks_at.get((offset, len(data)))
+        if hooked is None:
+            hooked = self._write_hooks_at[(offset, len(data))] = self._hooked(offset, len(data))
+        if not hooked:
+            self._bytes[offset:end] = data
+            return
+        olds = [self._bus_value(register) for register, _, _ in hooked]
+        self._bytes[offset:end] = data
+        for (register, hook, mask), old in zip(hooked, olds, strict=True):
+            written = self._bus_value(register)
+            stored = hook(old, written, mask)
+            if stored is None:
+                stored = (old & ~mask) | (written & mask)
+            self._bus_store(register, stored)
+
+    def _hooked(self, offset: int, size: int) -> tuple[_HookedWrite, ...]:
+        """The hooked registers a write overlaps, each with the bits of it the write covers."""
+        hooked = []
+        for register in self.registers_at(offset, size):
+            hook = self._write_hooks.get(register.name)
+            if hook is not None:
+                lo = max(offset, register.offset)
+                hi = min(offset + size, register.offset + register.size)
+                mask = ((1 << (8 * (hi - lo))) - 1) << (8 * (lo - register.offset))
+                hooked.append((register, hook, mask))
+        return tuple(hooked)
+
+    def _bus_value(self, register: Register) -> int:
+        end = register.offset + register.size
+        return int.from_bytes(self._bytes[register.offset : end], "little")
+
+    def _bus_store(self, register: Register, value: int) -> None:
+        raw = (value & ((1 << (8 * register.size)) - 1)).to_bytes(register.size, "little")
+        self._bytes[register.offset : register.offset + register.size] = raw
+
     # --- bit fields --------------------------------------------------------
 
     def field(self, path: str) -> tuple[Register, BitField]:
@@ -267,7 +483,9 @@ class RegisterFile:
     def read_field(self, path: str) -> int:
         """The value of the bit field 'Register.Field' (0 or 1 for a flag)."""
         register, field = self.field(path)
-        return int(register.subcon.parse(self._raw(register).tobytes())[field.name])
+        with self.lock:
+            raw = self._raw(register).tobytes()
+        return int(register.subcon.parse(raw)[field.name])
 
     def write_field(self, path: str, value: int) -> None:
         """Set one bit field, leaving the register's other fields as the driver left them."""
@@ -277,21 +495,26 @@ class RegisterFile:
                 f"value {value} does not fit {path} ({field.width} bit"
                 f"{'s' if field.width > 1 else ''}: 0..{(1 << field.width) - 1})"
             )
-        parsed = register.subcon.parse(self._raw(register).tobytes())
-        parsed[field.name] = bool(value) if field.flag else value
-        self._store(register, register.subcon.build(parsed), field.mask)
+        with self.lock:
+            parsed = register.subcon.parse(self._raw(register).tobytes())
+            parsed[field.name] = bool(value) if field.flag else value
+            self._store(register, register.subcon.build(parsed), field.mask)
 
     def decode(self, name: str) -> dict[str, int]:
         """The fields of a bit-field register by name, most significant first."""
         register = self.register(name)
-        parsed = register.subcon.parse(self._raw(register).tobytes())
+        with self.lock:
+            raw = self._raw(register).tobytes()
+        parsed = register.subcon.parse(raw)
         return {field: int(parsed[field]) for field in register.fields}
 
     def dump(self) -> str:
         """The whole map as a table: offset, register, size, value, then each bit field."""
         rows = [("offset", "register", "size", "value")]
+        with self.lock:  # one moment's values
+            values = {name: self.read(name) for name in self.registers}
         for register in self.registers.values():
-            value = self.read(register.name)
+            value = values[register.name]
             shown = f"{value & register.field_mask:#0{2 * register.size + 2}x}"
             rows.append(
                 (

@@ -142,7 +142,7 @@ def decode(function: PciFunction, event: TraceEvent) -> str:
 def _bar_names(bar: Any, addr: int, size: int, value: int | None) -> str:
     if not isinstance(bar, RegisterBar):
         return f"({size} bytes)"
-    registers = bar.registers_at(addr, size)
+    registers = bar.regs.registers_at(addr, size)
     if not registers:
         return f"({size} bytes)"
     parts = []

@@ -59,14 +59,13 @@ class PciTest(PciFunction):
         regs = self.bar.regs
         regs.write("ID", ID_VALUE)
         regs.write("VERSION", VERSION_VALUE)
-        bar = self.bar
-        bar.read_only("ID", "VERSION", "DMA_CRC", "DMA_STATUS")
-        bar.write_1_to_clear("IRQ_STATUS")
-        bar.on_write("ACCUM", self._accumulate)
-        bar.on_write("ACCUM_COUNT", self._reset_accum)
-        bar.on_read("ACCUM_COUNT", self._show_count)
-        bar.on_write("IRQ_RAISE", self._raise)
-        bar.on_write("DMA_CMD", self._dma)
+        regs.read_only("ID", "VERSION", "DMA_CRC", "DMA_STATUS")
+        regs.write_1_to_clear("IRQ_STATUS")
+        regs.on_write("ACCUM", self._accumulate)
+        regs.on_write("ACCUM_COUNT", self._reset_accum)
+        regs.on_read("ACCUM_COUNT", self._show_count)
+        regs.on_write("IRQ_RAISE", self._raise)
+        regs.on_write("DMA_CMD", self._dma)
 
     def options(self) -> dict[str, str]:
         return {"irq": self._irq}
@@ -109,7 +108,7 @@ class PciTest(PciFunction):
         return 0
 
     def _show_count(self) -> None:
-        self.bar.store(self.bar.regs.register("ACCUM_COUNT"), self.accum_count)
+        self.bar.regs.word("ACCUM_COUNT").set(self.accum_count)
 
     def _raise(self, old: int, new: int, mask: int) -> int:
         vector = new & 0xFF

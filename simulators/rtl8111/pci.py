@@ -106,26 +106,26 @@ class Rtl8111Pci(PciFunction):
     # --- the chip's interrupt -----------------------------------------------------
 
     def interrupt_level(self) -> bool:
-        # Straight from the bytes: this runs after every access of the driver.
-        masks = self.bar.raw[0x3C:0x40]  # IntrMask, IntrStatus
-        return bool((masks[0] & masks[2]) | (masks[1] & masks[3]))
+        # One load each: this runs after every access of the driver.
+        regs = self.bar.regs
+        return bool(regs.word("IntrMask").get() & regs.word("IntrStatus").get())
 
     # --- register side effects --------------------------------------------------------
 
     def _hook(self) -> None:
-        bar = self.bar
-        bar.write_1_to_clear("IntrStatus")
-        bar.read_only("PHYstatus")
-        bar.on_write("TxConfig", lambda old, new, mask: (new & ~XID_MASK) | (old & XID_MASK))
-        bar.on_write("ChipCmd", self._chip_cmd)
-        bar.on_write("TxPoll", self._tx_poll)
-        bar.on_write("TxDescStartAddrLow", self._tx_ring_moved)
-        bar.on_write("PHYAR", self._phyar)
-        bar.on_write("EPHYAR", lambda old, new, mask: _indirect(new, self.ephy, 16, 0x1F))
-        bar.on_write("CSIAR", lambda old, new, mask: self._indirect_pair(new, self.csi, "CSIDR"))
-        bar.on_write("ERIAR", lambda old, new, mask: self._indirect_pair(new, self.eri, "ERIDR"))
-        bar.on_write("OCPAR", lambda old, new, mask: self._indirect_pair(new, self.ocp, "OCPDR"))
-        bar.on_write("CounterAddrLow", self._counters)
+        regs = self.bar.regs
+        regs.write_1_to_clear("IntrStatus")
+        regs.read_only("PHYstatus")
+        regs.on_write("TxConfig", lambda old, new, mask: (new & ~XID_MASK) | (old & XID_MASK))
+        regs.on_write("ChipCmd", self._chip_cmd)
+        regs.on_write("TxPoll", self._tx_poll)
+        regs.on_write("TxDescStartAddrLow", self._tx_ring_moved)
+        regs.on_write("PHYAR", self._phyar)
+        regs.on_write("EPHYAR", lambda old, new, mask: _indirect(new, self.ephy, 16, 0x1F))
+        regs.on_write("CSIAR", lambda old, new, mask: self._indirect_pair(new, self.csi, "CSIDR"))
+        regs.on_write("ERIAR", lambda old, new, mask: self._indirect_pair(new, self.eri, "ERIDR"))
+        regs.on_write("OCPAR", lambda old, new, mask: self._indirect_pair(new, self.ocp, "OCPDR"))
+        regs.on_write("CounterAddrLow", self._counters)
 
     def _chip_cmd(self, old: int, new: int, mask: int) -> int:
         if new & ChipCmd.CmdReset:
@@ -143,11 +143,11 @@ class Rtl8111Pci(PciFunction):
     def _indirect_pair(self, command: int, store: dict[int, int], data_name: str) -> int:
         """CSI/ERI/OCP: address and flag in one register, the data in its partner."""
         address = command & 0xFFF
-        data = self.bar.regs.register(data_name)
+        regs = self.bar.regs
         if command & FLAG:
-            store[address] = self.bar.value(data)
+            store[address] = regs.read(data_name)
             return command & ~FLAG
-        self.bar.store(data, store.get(address, 0))
+        regs.write(data_name, store.get(address, 0))
         return command | FLAG
 
     def _tx_ring_moved(self, old: int, new: int, mask: int) -> None:

@@ -151,8 +151,8 @@ def test_writes_are_applied_before_the_ack_and_a_lone_read_is_acked_at_once(
     def on_read() -> None:
         acked_when["read"] = ack_sent()
 
-    model.bar.on_write("SCRATCH32", on_write)
-    model.bar.on_read("SCRATCH32", on_read)
+    model.bar.regs.on_write("SCRATCH32", on_write)
+    model.bar.regs.on_read("SCRATCH32", on_read)
     front.mmio_write(0, 0x0C, struct.pack("<I", 7))
     assert front.mmio_read(0, 0x0C, 4) == struct.pack("<I", 7)
     # The write counts as done when UML gets its ACK; the read, when its answer is
@@ -214,7 +214,7 @@ def test_a_model_bug_is_logged_and_the_device_stays(tmp_path: Path) -> None:
         def broken() -> None:
             raise ZeroDivisionError("bug in a read hook")
 
-        model.bar.on_read("SCRATCH32", broken)
+        model.bar.regs.on_read("SCRATCH32", broken)
         assert front.mmio_read(0, 0x0C, 4) == b"\xff" * 4
         assert "MMIO_READ bar 0 0xc size 4 failed" in logged[0]
         assert "ZeroDivisionError: bug in a read hook" in logged[0]

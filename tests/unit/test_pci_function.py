@@ -34,7 +34,7 @@ class LevelDevice(PciFunction):
     def __init__(self, **kwargs: object) -> None:
         lock = threading.RLock()
         self.bar = RegisterBar(LAYOUT, 0x100, lock, device="level")
-        self.bar.write_1_to_clear("STATUS")
+        self.bar.regs.write_1_to_clear("STATUS")
         super().__init__(PciId(0x1234, 0x5678), {0: self.bar}, lock=lock, **kwargs)  # type: ignore[arg-type]
         self.sent: list[bytes] = []
         self.send_irq = self.sent.append

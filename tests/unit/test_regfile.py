@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +268,80 @@ def test_signed_registers_take_negative_values_and_bit_masks() -> None:
     assert re.fullmatch(r"0x0002\s+WIDE\s+3\s+0xfffffe \(-2\)", regs.dump().splitlines()[3])
     with pytest.raises(SimulatorError, match=r"does not fit TEMP \(signed, 16 bits: -32768..32767"):
         regs.write("TEMP", 0x8000)
+
+
+# --- hooks: what the driver's bus accesses do -------------------------------------
+
+
+def test_bus_accesses_without_hooks_are_plain_memory(regs: RegisterFile, buf: Buffer) -> None:
+    regs.bus_write(0, bytes.fromhex("44332211"))
+    assert regs.read("ID") == 0x11223344
+    assert regs.bus_read(0, 4) == bytes.fromhex("44332211")
+    regs.bus_write(12, b"\xaa\xbb")  # past the map, within the buffer
+    assert regs.bus_read(12, 2) == b"\xaa\xbb"
+
+
+def test_write_1_to_clear_and_read_only(regs: RegisterFile) -> None:
+    regs.write_1_to_clear("STATUS")
+    regs.read_only("ID")
+    regs.write("STATUS", 0x8003)
+    regs.write("ID", 0x8168)
+    regs.bus_write(8, b"\x01\x00")  # clears bit 0, keeps the others
+    assert regs.read("STATUS") == 0x8002
+    regs.bus_write(9, b"\x80")  # the high byte alone: bit 15
+    assert regs.read("STATUS") == 0x0002
+    regs.bus_write(0, b"\xff" * 5)  # ID ignores it, CTRL takes it
+    assert (regs.read("ID"), regs.read("CTRL")) == (0x8168, 0xFF)
+    regs.write("ID", 1)  # the model's own writes are not the driver's: no hook
+    assert regs.read("ID") == 1
+
+
+def test_write_hooks_see_old_written_and_the_bytes_written(regs: RegisterFile) -> None:
+    seen: list[tuple[int, int, int]] = []
+
+    def hook(old: int, written: int, mask: int) -> int | None:
+        seen.append((old, written, mask))
+        return old if mask == 0xFF else None  # the low byte is read-only; the rest stores
+
+    regs.on_write("ID", hook)
+    regs.bus_write(1, b"\x12\x34")  # bytes 1 and 2 of ID
+    regs.bus_write(0, b"\x99")
+    assert seen == [(0, 0x341200, 0x00FFFF00), (0x341200, 0x341299, 0xFF)]
+    assert regs.read("ID") == 0x341200
+
+
+def test_read_hooks_run_before_the_read_they_cover(regs: RegisterFile) -> None:
+    reads = []
+    regs.on_read("CTRL", lambda: reads.append(regs.word("CTRL").set(len(reads) + 1)))
+    assert regs.bus_read(4, 1) == b"\x01"
+    assert regs.bus_read(0, 8)[4] == 2  # a wide read covering CTRL
+    assert regs.bus_read(0, 4) == bytes(4) and len(reads) == 2  # not CTRL: no hook
+
+
+def test_hooks_name_registers(regs: RegisterFile) -> None:
+    with pytest.raises(SimulatorError, match="did you mean STATUS"):
+        regs.write_1_to_clear("STATU")
+    assert [r.name for r in regs.registers_at(2, 8)] == ["ID", "CTRL", "STATUS"]
+
+
+def test_accesses_by_name_hold_the_lock_given() -> None:
+    lock = threading.RLock()
+    regs = RegisterFile(DEMO, np.zeros(16, np.uint8), device="demo", lock=lock)
+    assert regs.lock is lock
+    done = threading.Event()
+    with lock:
+        writer = threading.Thread(target=lambda: (regs.write("CTRL", 7), done.set()))
+        writer.start()
+        assert not done.wait(0.05)  # waits for the lock
+    writer.join(5)
+    assert regs.read("CTRL") == 7
+
+
+def test_words_load_and_store_in_the_register_s_byte_order(regs: RegisterFile, buf: Buffer) -> None:
+    regs.write("BE16", 0x1234)
+    regs.write("STATUS", 0x8001)
+    assert regs.word("BE16").get() == 0x1234
+    assert regs.word("STATUS").get() == 0x8001
+    regs.word("ID").set(0x1_0000_0005)  # masked to 32 bits
+    assert buf[0:4].tolist() == [5, 0, 0, 0]
+    assert regs.word("ID") is regs.word("ID")
