@@ -28,23 +28,22 @@ import pexpect
 from simulators.pci.control import RemoteModel
 from umlharness_shared import registry
 from umlharness_shared.procs import ProcessId, kill_group
-from umlharness_shared.sockets import check_socket_path
 from umlharness_shared.watchdog import Watchdog
 
 from . import paths, validate
+from .attachments import Attachment, IomemRegion, PciDevice
+from .attachments import plan as plan_attachments
 from .console import KernelLog, read_marker_line, spawn_uml
 from .crash import extract_trace, trace_complete
 from .errors import BootTimeout, GuestCrashed, GuestError, GuestExited, HarnessError
 from .iomem import IomemSpec, check_unique
 from .kernel import Kernel
-from .pci import PciBackend, PciSpec, check_pci_count, plan_backends
+from .paths import private_copy, private_dir
+from .pci import PciBackend, PciSpec, check_pci_count
 from .rootfs import Rootfs
 from .tmpdir import uml_temp_dir
 
 READY_MARKER = "UMLHARNESS-READY"
-UNBIND_PCI_DRIVERS = (
-    'for dev in /sys/bus/pci/drivers/*/0000:*; do echo "${dev##*/}" >"${dev%/*}/unbind"; done'
-)
 DEFAULT_MEM = "128M"
 LOOPS_PER_JIFFY = 20_000_000
 #: How often a wait looks at the kernel log for a crash.
@@ -134,8 +133,8 @@ class Instance:
         self.uml_dir = self.dir / "uml"
         self.console_log = self.dir / "console.log"
         self.kernel_log_path = self.dir / "kernel.log"
-        self.iomem_files: dict[str, Path] = {}
-        self.pci: list[PciBackend] = []
+        self.regions: list[IomemRegion] = []
+        self.devices: list[PciDevice] = []
         self._child: pexpect.spawn | None = None
         self._klog: KernelLog | None = None
         self._token = 0
@@ -204,28 +203,33 @@ class Instance:
             f"lpj={LOOPS_PER_JIFFY}",
             f"umlharness.autoload={1 if request.autoload else 0}",
         ]
-        for spec in request.iomem:
-            args.append(f"iomem={spec.name},{self.iomem_files[spec.name]}")
-        if request.iomem:
-            args.append("umlharness.iomem=" + ",".join(spec.name for spec in request.iomem))
+        for attachment in self.attachments:
+            args += attachment.kernel_args()
+        if self.regions:
+            args.append("umlharness.iomem=" + ",".join(region.name for region in self.regions))
         if request.share is not None:
             args.append(f"umlharness.share={kernel_word(str(request.share))}")
-        args += [backend.kernel_arg for backend in self.pci]
         return [*args, *request.extra_args]
 
     def _start(self) -> None:
         request = self.request
-        self._check_socket_paths()
-        for spec in request.iomem:
-            self.iomem_files[spec.name] = spec.materialise(self.dir)
+        self.regions, self.devices = plan_attachments(
+            request.iomem, request.pci, self.dir, self.umid_dir, request.pci_trace
+        )
+        self._teardown.attachments = self.attachments
+        for region in self.regions:
+            region.start(self.dir)
         self._check_iomem_files_free()
         self.uml_dir.mkdir(mode=0o700)
         watchdog = self._teardown.watchdog = Watchdog(self.dir)
-        self._start_pci()
-        for backend in self.pci:
-            needle = registry.backend_needle(self.dir, backend.slot)
-            if backend.process is not None:
-                watchdog.watch_process(backend.process, needle)
+        # All backends start at once, then each is waited for.
+        for device in self.devices:
+            device.start(self.dir)
+        for device in self.devices:
+            device.wait_ready(request.boot_timeout)
+            if device.backend.process is not None:
+                needle = registry.backend_needle(self.dir, device.slot)
+                watchdog.watch_process(device.backend.process, needle)
         env = {**os.environ, "TMPDIR": str(uml_temp_dir())}
         self._child, self._klog = spawn_uml(
             request.kernel.binary,
@@ -246,21 +250,13 @@ class Instance:
             uml=uml,
             iomem={name: str(path) for name, path in self.iomem_files.items()},
             umid_dir=str(self.umid_dir),
-            pci=[backend.record for backend in self.pci],
+            pci=[device.record for device in self.devices],
         )
         self._expect_console([re.escape(READY_MARKER)], request.boot_timeout, "boot")
 
-    def _check_socket_paths(self) -> None:
-        """Each region's driver socket must fit in sun_path, with room for a
-        doorbell beside it (UML's own mconsole socket is not used)."""
-        for spec in self.request.iomem:
-            check_socket_path(
-                self.umid_dir / f"{spec.name}-doorbell", f"the sockets of iomem region {spec.name}:"
-            )
-
     def _check_iomem_files_free(self) -> None:
         """A register file is one device: two guests mapping it would share its registers."""
-        mine = {name: path for name, path in self.iomem_files.items() if path.parent != self.dir}
+        mine = {region.name: region.path for region in self.regions if not region.made_here}
         for info in registry.instances(reap_stale=False):
             if info.umid == self.umid:
                 continue
@@ -278,16 +274,19 @@ class Instance:
                 raise HarnessError(f"--iomem {seen[path]} and {name} name the same file {path}")
             seen[path] = name
 
-    def _start_pci(self) -> None:
-        """Start the PCI backends (all at once) and wait until each listens."""
-        request = self.request
-        self.pci = self._teardown.backends = plan_backends(
-            list(request.pci), self.dir, request.pci_trace
-        )
-        for backend in self.pci:
-            backend.start()
-        for backend in self.pci:
-            backend.wait_ready(request.boot_timeout)
+    @property
+    def attachments(self) -> list[Attachment]:
+        return [*self.regions, *self.devices]
+
+    @property
+    def iomem_files(self) -> dict[str, Path]:
+        """The file of each iomem region, by region name."""
+        return {region.name: region.path for region in self.regions if region.file is not None}
+
+    @property
+    def pci(self) -> list[PciBackend]:
+        """The backend of each PCI device, in slot order."""
+        return [device.backend for device in self.devices]
 
     def pci_control(self, slot: str = "pci0") -> Path:
         """The control socket of PCI device `slot`, for `RemoteModel` (what `sim` uses)."""
@@ -298,7 +297,7 @@ class Instance:
         raise HarnessError(f"no PCI device {slot} (this instance has: {have})")
 
     def pci_model(self, slot: str = "pci0") -> RemoteModel:
-        """The model of PCI device `slot`, run in its backend: `vm.pci_model().nic.link_down()`."""
+        """The model of PCI device `slot`, run in its backend: `vm.pci_model().link_down()`."""
         return RemoteModel(self.pci_control(slot))
 
     def prepare_shell(self) -> None:
@@ -315,13 +314,12 @@ class Instance:
         """Power the guest off; kill it if it does not go in `timeout` seconds."""
         if self._closed:
             return
-        if self.pci and self.alive:
-            # Unbind PCI drivers while the guest runs normally: UML's halt path
-            # removes virt-pci devices with timers stopped, and r8169's close
-            # sleeps there for ever (after a WARN from phylib).
-            self.run(UNBIND_PCI_DRIVERS, timeout=timeout)
+        commands = dict.fromkeys(c for a in self.attachments for c in a.before_poweroff())
+        for command in commands:
+            if self.alive:
+                self.run(command, timeout=timeout)
         for backend in self.pci:
-            backend.stopping = True
+            backend.stopping = True  # it ends with the guest now, as it should
         if self.alive and self._child is not None:
             try:
                 self._child.sendline("poweroff -f")
@@ -345,21 +343,25 @@ class Instance:
         self._teardown.remove()
         return saved
 
-    def _save_logs(self) -> Path | None:
-        """Move the logs and the harness's iomem files out of the instance directory."""
-        root = private_dir(paths.cache_dir() / "logs" / "instances")
-        target = private_dir(root / self.umid)
-        for log in (self.console_log, self.kernel_log_path, *(b.log for b in self.pci)):
+    def keep_files(self, target: Path, moved: bool = False) -> None:
+        """Copy the console and kernel logs and what each attachment keeps (its log,
+        a register snapshot) into `target` (made private); with `moved`, the copies
+        are this instance's files from now on (its directory is going away)."""
+        private_dir(target)
+        for log in (self.console_log, self.kernel_log_path):
             if log.exists():
                 private_copy(log, target / log.name)
-        for backend in self.pci:
-            backend.log = target / backend.log.name
-        self.console_log = target / self.console_log.name
-        self.kernel_log_path = target / self.kernel_log_path.name
-        for name, path in list(self.iomem_files.items()):
-            if path.parent == self.dir and path.exists():
-                private_copy(path, target / path.name)
-                self.iomem_files[name] = target / path.name
+        for attachment in self.attachments:
+            attachment.keep(target, moved)
+        if moved:
+            self.console_log = target / self.console_log.name
+            self.kernel_log_path = target / self.kernel_log_path.name
+
+    def _save_logs(self) -> Path | None:
+        """Move the logs and register snapshots out of the instance directory."""
+        root = private_dir(paths.cache_dir() / "logs" / "instances")
+        target = root / self.umid
+        self.keep_files(target, moved=True)
         _prune_saved(root)
         return target
 
@@ -449,7 +451,7 @@ class Instance:
         return GuestExited(message, console_tail=self.console_tail(), log=self.console_log)
 
     def _raise_if_crashed(self, wait_for_log: bool = False) -> None:
-        self._raise_if_backend_died()
+        self._raise_if_attachment_failed()
         klog = self._klog
         if klog is None:
             return
@@ -463,15 +465,15 @@ class Instance:
         saved = self.kill(keep_logs=True)
         raise GuestCrashed(crash.kind, trace, log=(saved / "kernel.log") if saved else None)
 
-    def _raise_if_backend_died(self) -> None:
-        for backend in self.pci:
-            if backend.stopping:
-                continue
-            status = backend.exited()
-            if status is not None:
-                backend.stopping = True
-                self.kill(keep_logs=True)
-                raise backend.died_error(status)
+    def _raise_if_attachment_failed(self) -> None:
+        for attachment in self.attachments:
+            try:
+                attachment.check()
+            except GuestError as error:
+                saved = self.kill(keep_logs=True)
+                if saved is not None and error.log is not None:
+                    error.log = saved / error.log.name
+                raise
 
     def crash_report(self) -> CrashReport | None:
         """The first crash in the kernel log so far, without raising."""
@@ -651,7 +653,7 @@ class _Teardown:
         self.directory = directory
         self.child: pexpect.spawn | None = None
         self.klog: KernelLog | None = None
-        self.backends: list[PciBackend] = []
+        self.attachments: list[Attachment] = []
         self.watchdog: Watchdog | None = None
 
     def __call__(self) -> None:
@@ -666,8 +668,8 @@ class _Teardown:
                 child.close(force=True)
             if child.logfile_read:
                 child.logfile_read.close()
-        for backend in self.backends:
-            backend.stop()
+        for attachment in self.attachments:
+            attachment.stop()
         if self.klog is not None:
             self.klog.join(timeout=2)
 
@@ -685,19 +687,6 @@ def kernel_word(text: str) -> str:
     with `printf %b`)."""
     safe = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-@=~,:"
     return "".join(chr(byte) if byte in safe else f"\\{byte:03o}" for byte in os.fsencode(text))
-
-
-def private_dir(path: Path) -> Path:
-    """`path` (and its parents) as a directory only this user can enter."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
-    return path
-
-
-def private_copy(source: Path, target: Path) -> None:
-    """Copy a log or register file where only this user can read it."""
-    shutil.copyfile(source, target)
-    target.chmod(0o600)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ Instances live in `umlharness_shared.rundir.run_dir()`, which `sim` reads too.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from umlharness_shared.rundir import own_directory
@@ -39,3 +40,16 @@ def rootfs_overlay_dir() -> Path:
 def userspace_dir() -> Path:
     """Guest programs: one directory of C sources each, built static into /usr/bin."""
     return PROJECT_ROOT / "userspace"
+
+
+def private_dir(path: Path) -> Path:
+    """`path` (and its parents) as a directory only this user can enter."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def private_copy(source: Path, target: Path) -> None:
+    """Copy a log or register file where only this user can read it."""
+    shutil.copyfile(source, target)
+    target.chmod(0o600)

@@ -31,7 +31,7 @@ from umlharness_shared import registry
 from . import paths, validate
 from .artifacts import ArtifactRequest, Artifacts, prepare
 from .errors import GuestCrashed, HarnessError, ToolMissing
-from .instance import DEFAULT_MEM, BootRequest, Instance, private_copy, private_dir
+from .instance import DEFAULT_MEM, BootRequest, Instance
 from .iomem import IomemSpec
 from .kernel import KernelRequest
 from .pci import PciSpec
@@ -272,17 +272,12 @@ def _test_failed(item: pytest.Item) -> bool:
 
 
 def _save_artefacts(instance: Instance, target: Path, item: pytest.Item) -> None:
-    """Console log, kernel log (dmesg) and iomem snapshots, kept under the test's tmp path."""
-    private_dir(target)
-    for log in (instance.console_log, instance.kernel_log_path, *(b.log for b in instance.pci)):
-        if log.exists():
-            private_copy(log, target / log.name)
+    """Console log, kernel log (dmesg), backend logs and register snapshots, kept
+    under the test's tmp path."""
+    instance.keep_files(target)
     dmesg = target / "dmesg.txt"
     dmesg.write_text(instance.kernel_log)
     dmesg.chmod(0o600)
-    for name, path in instance.iomem_files.items():
-        if path.exists():
-            private_copy(path, target / f"iomem-{name}.bin")
     item.add_report_section("teardown", "uml artefacts", f"{instance.umid}: {target}")
     item.user_properties.append(("uml_artefacts", str(target)))
 

@@ -177,7 +177,7 @@ def test_failure_archives_are_private(artifacts: Artifacts) -> None:
     for directory in (saved.parent, saved):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     files = list(saved.iterdir())
-    assert {"console.log", "kernel.log", "iomem-mock"} <= {f.name for f in files}
+    assert {"console.log", "kernel.log", "iomem-mock.bin"} <= {f.name for f in files}
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
 
 

@@ -1,0 +1,151 @@
+"""What a guest is given besides its disk: iomem regions, PCI devices (next: virtio buses).
+
+Each kind is an `Attachment`. The instance asks every attachment, in order,
+for the same things at the same moments, and knows nothing else of them:
+
+    start(dir)        before UML starts: make files, start backends
+    wait_ready(s)     then, all started: wait until each listens
+    kernel_args()     what UML's command line needs
+    check()           while the guest runs: raise if the attachment's peer died
+    before_poweroff() shell commands the guest must run before it powers off
+    stop()            after UML is gone
+    keep(dir, moved)  copy what is worth keeping of a run (logs, register
+                      snapshots) into dir; `moved`: the instance directory
+                      is going away, so the copies are the files from now on
+and its part of the instance record (`iomem` / `pci`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from umlharness_shared.registry import PciRecord
+from umlharness_shared.sockets import check_socket_path
+
+from .iomem import IomemSpec
+from .paths import private_copy
+from .pci import PciBackend, PciSpec, plan_backends
+
+#: Unbind PCI drivers while the guest runs normally: UML's halt path removes
+#: virt-pci devices with timers stopped, and r8169's close sleeps there for
+#: ever (after a WARN from phylib).
+UNBIND_PCI_DRIVERS = (
+    'for dev in /sys/bus/pci/drivers/*/0000:*; do echo "${dev##*/}" >"${dev%/*}/unbind"; done'
+)
+
+
+class Attachment(Protocol):
+    def start(self, directory: Path) -> None: ...
+    def wait_ready(self, timeout: float) -> None: ...
+    def kernel_args(self) -> list[str]: ...
+    def check(self) -> None: ...
+    def before_poweroff(self) -> list[str]: ...
+    def stop(self) -> None: ...
+    def keep(self, target: Path, moved: bool) -> None: ...
+
+
+class IomemRegion:
+    """An iomem region: a file UML maps, and the driver's interrupt socket beside UML's."""
+
+    def __init__(self, spec: IomemSpec, umid_dir: Path) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.file: Path | None = None
+        # The driver's socket, with room for a doorbell beside it.
+        check_socket_path(
+            umid_dir / f"{spec.name}-doorbell", f"the sockets of iomem region {spec.name}:"
+        )
+
+    def start(self, directory: Path) -> None:
+        self.file = self.spec.materialise(directory)
+
+    def wait_ready(self, timeout: float) -> None:
+        pass
+
+    @property
+    def path(self) -> Path:
+        assert self.file is not None, "started"
+        return self.file
+
+    @property
+    def made_here(self) -> bool:
+        """A fresh file the harness made for this boot (not the user's own)."""
+        return self.spec.file is None
+
+    def kernel_args(self) -> list[str]:
+        return [f"iomem={self.name},{self.path}"]
+
+    def check(self) -> None:
+        pass  # the file cannot die; the driver's side is the guest's
+
+    def before_poweroff(self) -> list[str]:
+        return []
+
+    def stop(self) -> None:
+        pass
+
+    def keep(self, target: Path, moved: bool) -> None:
+        """A snapshot of the registers as they are now."""
+        if self.file is None or not self.file.exists():
+            return
+        snapshot = target / f"iomem-{self.name}.bin"
+        private_copy(self.file, snapshot)
+        if moved and self.made_here:
+            self.file = snapshot
+
+
+class PciDevice:
+    """A PCI device: its backend process, started and listening before UML boots."""
+
+    def __init__(self, backend: PciBackend) -> None:
+        self.backend = backend
+        self.slot = backend.slot
+
+    def start(self, directory: Path) -> None:
+        self.backend.start()
+
+    def wait_ready(self, timeout: float) -> None:
+        self.backend.wait_ready(timeout)
+
+    def kernel_args(self) -> list[str]:
+        return [self.backend.kernel_arg]
+
+    def check(self) -> None:
+        if self.backend.stopping:
+            return
+        status = self.backend.exited()
+        if status is not None:
+            self.backend.stopping = True
+            raise self.backend.died_error(status)
+
+    def before_poweroff(self) -> list[str]:
+        return [UNBIND_PCI_DRIVERS]
+
+    def stop(self) -> None:
+        self.backend.stop()
+
+    def keep(self, target: Path, moved: bool) -> None:
+        log = self.backend.log
+        if log.exists():
+            private_copy(log, target / log.name)
+            if moved:
+                self.backend.log = target / log.name
+
+    @property
+    def record(self) -> PciRecord:
+        return self.backend.record
+
+
+def plan(
+    iomem: Sequence[IomemSpec],
+    pci: Sequence[PciSpec],
+    directory: Path,
+    umid_dir: Path,
+    trace: Path | None,
+) -> tuple[list[IomemRegion], list[PciDevice]]:
+    """The attachments of a boot, checked (socket paths, device count) before anything starts."""
+    regions = [IomemRegion(spec, umid_dir) for spec in iomem]
+    devices = [PciDevice(backend) for backend in plan_backends(list(pci), directory, trace)]
+    return regions, devices
