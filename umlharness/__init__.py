@@ -11,7 +11,8 @@ from .errors import (
     GuestExited,
     HarnessError,
 )
-from .instance import BootRequest, Instance, InterruptLine, RunResult, booted
+from .instance import BootRequest, Instance, RunResult, booted
+from .interrupts import InterruptCount
 from .iomem import IomemSpec
 from .kernel import Kernel, KernelRequest, build_kernel
 from .pci import PciSpec
@@ -27,7 +28,7 @@ __all__ = [
     "GuestExited",
     "HarnessError",
     "Instance",
-    "InterruptLine",
+    "InterruptCount",
     "IomemSpec",
     "Kernel",
     "KernelRequest",

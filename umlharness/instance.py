@@ -36,6 +36,7 @@ from .attachments import plan as plan_attachments
 from .console import KernelLog, read_marker_line, spawn_uml
 from .crash import extract_trace, trace_complete
 from .errors import BootTimeout, GuestCrashed, GuestError, GuestExited, HarnessError
+from .interrupts import InterruptCount, parse_interrupts
 from .iomem import IomemSpec, check_unique
 from .kernel import Kernel
 from .paths import private_copy, private_dir
@@ -69,16 +70,6 @@ class CrashReport:
 
     kind: str
     trace: str
-
-
-@dataclass(frozen=True)
-class InterruptLine:
-    """One row of /proc/interrupts."""
-
-    irq: str
-    count: int
-    kind: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -574,7 +565,7 @@ class Instance:
     def dmesg(self) -> str:
         return self.check("dmesg")
 
-    def interrupts(self) -> list[InterruptLine]:
+    def interrupts(self) -> list[InterruptCount]:
         return parse_interrupts(self.check("cat /proc/interrupts"))
 
     def prepare_interactive(self) -> None:
@@ -629,19 +620,6 @@ def _prune_saved(root: Path) -> None:
     saved = sorted(root.iterdir(), key=lambda p: p.stat().st_mtime)
     for old in saved[:-KEEP_SAVED_INSTANCES]:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def parse_interrupts(text: str) -> list[InterruptLine]:
-    """Parse /proc/interrupts on a one-CPU guest."""
-    lines: list[InterruptLine] = []
-    for raw in text.splitlines()[1:]:
-        parts = raw.split(None, 3)
-        if len(parts) < 3 or not parts[0].endswith(":") or not parts[1].isdigit():
-            continue
-        kind = parts[2]
-        name = parts[3].strip() if len(parts) > 3 else ""
-        lines.append(InterruptLine(parts[0].rstrip(":"), int(parts[1]), kind, name))
-    return lines
 
 
 class _Teardown:

@@ -1,4 +1,4 @@
-from umlharness.instance import parse_interrupts
+from umlharness.interrupts import parse_interrupts
 
 PROC_INTERRUPTS = """\
            CPU0
