@@ -1,18 +1,40 @@
-"""What every device model has: its register file and its interrupt line to the driver."""
+"""What every device model has: its register file, and what its transport lets it do.
+
+A model is the chip's behaviour, whichever transport serves it. The
+transport gives it:
+
+- `regs`, its register file (`simulators/regfile.py`): named access for the
+  model, hooks for the driver's accesses (see that module for which
+  accesses each transport can intercept);
+- `irq`, the `Interrupt` its `LevelInterrupt` signals through: a datagram
+  to an iomem driver's socket, an MSI over PCI.
+"""
 
 from __future__ import annotations
 
-from .irq import DEFAULT_RESEND_INTERVAL, DEFAULT_TIMEOUT, Interrupt
+from typing import ClassVar
+
+from .irq import (
+    DEFAULT_RESEND_INTERVAL,
+    DEFAULT_TIMEOUT,
+    Interrupt,
+    InterruptRegisters,
+    LevelInterrupt,
+)
 from .regfile import RegisterFile
 
 
 class DeviceModel:
-    """A device over `regs` (its register file) raising interrupts on `irq`.
+    """A device over `regs` (its register file), interrupting through `irq`.
 
     `irq` may be None to inspect the device without raising interrupts. An
     interrupt counts as delivered once the driver acknowledges it, within
-    `ack_timeout` seconds, the datagram re-sent every `resend_interval`.
+    `ack_timeout` seconds, re-sent every `resend_interval` on a transport
+    that needs it. Subclasses name their interrupt's registers in
+    `interrupt_registers`; `interrupt` is that `LevelInterrupt`.
     """
+
+    interrupt_registers: ClassVar[InterruptRegisters]
 
     def __init__(
         self,
@@ -26,6 +48,9 @@ class DeviceModel:
         self.irq = irq
         self.ack_timeout = ack_timeout
         self.resend_interval = resend_interval
+        self.interrupt = LevelInterrupt(
+            regs, irq, self.interrupt_registers, resend_interval=resend_interval
+        )
 
     def set_ack_timeout(self, seconds: float) -> None:
         """How long interrupts wait for the driver's acknowledgement (a `sim --timeout`)."""

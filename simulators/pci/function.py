@@ -1,17 +1,19 @@
 """The device model API: a PCI function with its identity, BARs, interrupts and DMA.
 
 A model subclasses `PciFunction`: it passes its IDs and BARs (usually
-`RegisterBar`s over a construct map, with hooks for side effects), and
-calls `raise_msi(vector)` and `dma` from those hooks or from its own
-methods. The backend (`backend.py`) feeds it the driver's accesses, one at
-a time and in order, holding `lock`; anything else that touches the model
-(a control command from `sim`, say) takes the same lock.
+`RegisterBar`s, a register file whose hooks give accesses their side
+effects), and calls `raise_msi(vector)` and `memory()` (DMA) from those
+hooks or from its own methods. The backend (`backend.py`) feeds it
+the driver's accesses, one at a time and in order, holding `lock`;
+anything else that touches the model (a control command from `sim`, say)
+takes the same lock.
 
 Interrupts are MSI or MSI-X: 6.1's virt-pci cannot deliver INTx. A model
-whose interrupt is a level (status & mask, as most NICs) implements
-`interrupt_level()`; the function then sends one MSI on each rising edge,
-as the chip's MSI logic does, re-checking after every access the driver
-makes and whenever the model calls `update_interrupt()`.
+whose interrupt is a level (status & mask, as most NICs) sets `interrupt`
+to its `LevelInterrupt` (simulators/irq.py) over an `MsiInterrupt`: one
+MSI goes out on each rising edge, as the chip's MSI logic does, re-checked
+after every access the driver makes and whenever the model calls
+`update_interrupt()`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 from collections.abc import Callable, Mapping
 
 from ..errors import SimulatorError
+from ..irq import LevelInterrupt
 from .bars import Bar, MemoryBar
 from .config_space import (
     MSIX_BAR_SIZE,
@@ -81,9 +84,10 @@ class PciFunction:
         )
         self.dma: GuestMemory | None = None
         self.send_irq: IrqSender | None = None
+        #: The model's level interrupt, if it has one: re-checked after every access.
+        self.interrupt: LevelInterrupt | None = None
         self.interrupts_sent = 0
         self.interrupts_dropped = 0
-        self._asserted = False
         self._msix_pending = 0
 
     # --- for models ---------------------------------------------------------
@@ -119,20 +123,11 @@ class PciFunction:
             self.interrupts_dropped += 1
             return False
 
-    def interrupt_level(self) -> bool | None:
-        """Level-triggered models: whether the interrupt is asserted. None: edge only."""
-        return None
-
     def update_interrupt(self) -> None:
-        """Send an MSI if the level rose since the last one (see the module docstring)."""
-        with self.lock:
-            level = self.interrupt_level()
-            if level is None:
-                return
-            if not level:
-                self._asserted = False
-            elif not self._asserted:
-                self._asserted = self.raise_msi(0)
+        """Send an MSI if the model's level rose since the last one (see the module docstring)."""
+        interrupt = self.interrupt
+        if interrupt is not None:
+            interrupt.update()
 
     def reset(self) -> None:
         """Back to power-on state; models extend this."""

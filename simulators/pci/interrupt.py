@@ -1,52 +1,34 @@
-"""The `Interrupt` a device model raises when it is served over PCI: a level, sent as MSIs.
+"""The `Interrupt` a model signals through when it is served over PCI: an MSI of its function.
 
-Models written for the iomem transport (`Rtl8111`) set a status bit, raise
-their interrupt and wait for the driver to clear the bit. Over PCI the
-function turns its level (status & mask) into one MSI per rising edge, and
-the driver's write-1-to-clear arrives as an MMIO write, after which the
-function notifies `changed`; waiting on that costs no polling.
+The function sees every access of the driver and re-checks the model's
+`LevelInterrupt` after each (`PciFunction.interrupt`), so one MSI per
+rising edge is all a level needs, as on the chip; and the driver's
+write-1-to-clear arrives as an MMIO write, after which the function
+notifies `changed`, so waiting for an acknowledgement costs no polling.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
-from ..errors import AckTimeout
-from ..irq import DEFAULT_RESEND_INTERVAL, DEFAULT_TIMEOUT, ack_wait_bounds
 from .function import PciFunction
 
 
-class LevelInterrupt:
-    def __init__(self, function: PciFunction) -> None:
+class MsiInterrupt:
+    """MSI vector `vector` (MSI-X, or 0 for MSI) of `function`."""
+
+    sees_accesses = True
+
+    def __init__(self, function: PciFunction, vector: int = 0) -> None:
         self.function = function
+        self.vector = vector
 
     def raise_irq(self) -> bool:
-        self.function.update_interrupt()
-        return True
+        return self.function.raise_msi(self.vector)
 
-    def raise_and_wait_ack(
-        self,
-        is_acked: Callable[[], bool],
-        timeout: float = DEFAULT_TIMEOUT,
-        resend_interval: float = DEFAULT_RESEND_INTERVAL,
-        *,
-        what: str = "",
-    ) -> float:
-        start, deadline = ack_wait_bounds(timeout, resend_interval)
+    def pause(self, waited: float, limit: float) -> None:
+        """Until the driver's next access (or `limit` seconds)."""
         changed = self.function.changed
         with changed:
-            self.raise_irq()
-            while not is_acked():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AckTimeout(
-                        f"the driver did not acknowledge interrupt {what or str(self)} within "
-                        f"{timeout:g}s: is it loaded, its interface up and MSI enabled?"
-                    )
-                changed.wait(min(remaining, resend_interval))
-                self.raise_irq()  # MSI enabled meanwhile: the level goes out now
-        return time.monotonic() - start
+            changed.wait(limit)
 
     def __str__(self) -> str:
         return f"MSI of PCI {self.function.name}"

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from ..device import DeviceModel
 from ..errors import SimulatorError
-from ..irq import Interrupt
+from ..irq import InterruptRegisters
 from .regs import MAC_REGISTERS, SPEED_BITS, Intr, PhyStatus
 
 REALTEK_OUI = bytes.fromhex("00e04c")
@@ -67,6 +67,8 @@ class Rtl8111(DeviceModel):
 
     `irq` may be None to inspect the device without changing its link.
     """
+
+    interrupt_registers = InterruptRegisters("IntrStatus", "IntrMask")
 
     # --- link -------------------------------------------------------------
 
@@ -105,15 +107,15 @@ class Rtl8111(DeviceModel):
 
         With an interval each change waits for its acknowledgement (then for
         the rest of the interval). With 0 the changes go out as fast as
-        possible: state, LinkChg and a datagram each, without waiting, and
-        only the last one is waited for, so the final state is delivered
-        while those in between coalesce (see the module's docstring).
+        possible: state and LinkChg each, without waiting, and only the last
+        one is waited for, so the final state is delivered while those in
+        between coalesce (see the module's docstring).
         """
         if count < 0 or interval_s < 0:
             raise SimulatorError("flap needs a count and an interval of at least 0")
         start = time.monotonic()
         up = self.link_state().up
-        line = self._line()
+        self.interrupt.require_line()
         pending = False
         for _ in range(count):
             began = time.monotonic()
@@ -124,7 +126,6 @@ class Rtl8111(DeviceModel):
                 time.sleep(max(0.0, interval_s - (time.monotonic() - began)))
             else:
                 pending = self._post_link(status)
-                line.raise_irq()
         if count and interval_s == 0:
             self._deliver(pending)
         return FlapResult(count, up, time.monotonic() - start)
@@ -162,8 +163,7 @@ class Rtl8111(DeviceModel):
         measure the transport.
         """
         self._require(Intr.SWInt)
-        self.regs.set_bits("IntrStatus", Intr.SWInt)
-        return self._wait_ack(Intr.SWInt)
+        return self.interrupt.raise_and_wait_ack(Intr.SWInt, self.ack_timeout)
 
     # --- helpers -------------------------------------------------------------
 
@@ -179,37 +179,22 @@ class Rtl8111(DeviceModel):
         current = self.regs.read("PHYstatus")
         self.regs.write("PHYstatus", (current & ~int(_LINK_BITS)) | int(status))
         pending = self.regs.any_set("IntrStatus", Intr.LinkChg)
-        self.regs.set_bits("IntrStatus", Intr.LinkChg)
+        self.interrupt.raise_cause(Intr.LinkChg)
         return pending
 
     def _deliver(self, pending: bool) -> float:
         """Wait for LinkChg's acknowledgement; raise it again if it was pending (see above)."""
-        elapsed = self._wait_ack(Intr.LinkChg)
+        elapsed = self.interrupt.wait_ack(Intr.LinkChg, self.ack_timeout)
         if pending:
-            self.regs.set_bits("IntrStatus", Intr.LinkChg)
-            elapsed += self._wait_ack(Intr.LinkChg)
+            elapsed += self.interrupt.raise_and_wait_ack(Intr.LinkChg, self.ack_timeout)
         return elapsed
 
     def _require(self, bit: Intr) -> None:
         """Refuse to raise `bit` without a line or while the driver has it masked."""
-        self._line()
+        self.interrupt.require_line()
         if not self.regs.any_set("IntrMask", bit):
             what = "link-change" if bit == Intr.LinkChg else f"{bit.name}"
             raise SimulatorError(
                 f"the driver has not enabled the {what} interrupt (IntrMask bit "
                 f"{bit.bit_length() - 1}): is it loaded?"
             )
-
-    def _wait_ack(self, bit: Intr) -> float:
-        line = self._line()
-        return line.raise_and_wait_ack(
-            lambda: not self.regs.any_set("IntrStatus", bit),
-            self.ack_timeout,
-            self.resend_interval,
-            what=f"{bit.name} (IntrStatus bit {bit.bit_length() - 1}) on {line}",
-        )
-
-    def _line(self) -> Interrupt:
-        if self.irq is None:
-            raise SimulatorError("no interrupt line to the driver: attach with its irq socket")
-        return self.irq

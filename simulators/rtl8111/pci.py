@@ -8,7 +8,7 @@ what r8169 needs of the chip to bind and run:
   chip that r8169 drives with MSI (versions up to 17 force INTx), that
   needs no firmware file, and whose PHY is reached through PHYAR;
 - write-1-to-clear IntrStatus, and MSI on each rising edge of
-  IntrStatus & IntrMask (`interrupt_level`), as the chip does;
+  IntrStatus & IntrMask (the model's `interrupt`), as the chip does;
 - ChipCmd's reset bit clears itself; the indirect-access registers (PHYAR,
   EPHYAR, CSIAR, ERIAR, OCPAR) complete at once, as their flag bit says;
 - the PHY (`phy.py`) answers over PHYAR, its link taken from PHYstatus;
@@ -27,7 +27,7 @@ from ..errors import SimulatorError
 from ..pci.bars import RegisterBar
 from ..pci.config_space import PciId
 from ..pci.function import PciFunction
-from ..pci.interrupt import LevelInterrupt
+from ..pci.interrupt import MsiInterrupt
 from .model import DEFAULT_MAC, Rtl8111
 from .phy import Phy
 from .regs import RTL8111, ChipCmd, Intr
@@ -78,7 +78,8 @@ class Rtl8111Pci(PciFunction):
         )
         self._options = {"link": link} | ({"mac": mac} if mac else {})
         regs = self.bar.regs
-        self.nic = Rtl8111(regs, LevelInterrupt(self))
+        self.nic = Rtl8111(regs, MsiInterrupt(self))
+        self.interrupt = self.nic.interrupt
         self.phy = Phy(self.nic.link_state)
         self.ephy: dict[int, int] = {}
         self.csi: dict[int, int] = {}
@@ -102,13 +103,6 @@ class Rtl8111Pci(PciFunction):
         """The last frames the driver sent (up to 64), oldest first."""
         with self.lock:
             return list(self.frames)
-
-    # --- the chip's interrupt -----------------------------------------------------
-
-    def interrupt_level(self) -> bool:
-        # One load each: this runs after every access of the driver.
-        regs = self.bar.regs
-        return bool(regs.word("IntrMask").get() & regs.word("IntrStatus").get())
 
     # --- register side effects --------------------------------------------------------
 

@@ -7,6 +7,8 @@ and the driver has set CTRL.ALERT_IE, STATUS.ALERT is set and the interrupt
 is raised. The line is level-triggered: the model re-sends the interrupt
 until the driver clears ALERT, which is its acknowledgement on this
 transport (registers are plain memory, there is no write-1-to-clear).
+CTRL.ALERT_IE sits at ALERT's bit, so CTRL masks STATUS as an interrupt
+mask register does.
 uh_thermo clears ALERT before it reads TEMP, so a reading that lands after
 the acknowledgement is still the one it reports.
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 from ..device import DeviceModel
 from ..errors import SimulatorError
-from ..irq import Interrupt
+from ..irq import InterruptRegisters
 from .regs import THERMO_ID, Ctrl, Status
 
 
@@ -47,6 +49,8 @@ class Thermo(DeviceModel):
 
     `irq` may be None to inspect the sensor, or to take readings that raise no alert.
     """
+
+    interrupt_registers = InterruptRegisters("STATUS", "CTRL", causes=Status.ALERT)
 
     def reset(self) -> None:
         """Power-on state: the ID register reads THERMO_ID.
@@ -78,18 +82,13 @@ class Thermo(DeviceModel):
             raise SimulatorError("the sensor is off (CTRL.ENABLE is 0): is uh_thermo loaded?")
         was_over = before.temperature is not None and before.temperature > before.threshold
         alert = before.alert_enabled and reading > before.threshold and not was_over
-        line = self._line() if alert else None
+        if alert:
+            self.interrupt.require_line()
         self.regs.write("TEMP", reading)
         self.regs.set_bits("STATUS", Status.DATA_READY)
-        if line is None:
+        if not alert:
             return False
-        self.regs.set_bits("STATUS", Status.ALERT)
-        line.raise_and_wait_ack(
-            lambda: not self.regs.any_set("STATUS", Status.ALERT),
-            self.ack_timeout,
-            self.resend_interval,
-            what=f"ALERT (STATUS bit 1) on {line}",
-        )
+        self.interrupt.raise_and_wait_ack(Status.ALERT, self.ack_timeout)
         return True
 
     def _hundredths(self, degrees: float) -> int:
@@ -101,8 +100,3 @@ class Thermo(DeviceModel):
                 f"{degrees} C is outside what TEMP holds ({celsius(low)} to {celsius(high)} C)"
             )
         return value
-
-    def _line(self) -> Interrupt:
-        if self.irq is None:
-            raise SimulatorError("no interrupt line to the driver: attach with its irq socket")
-        return self.irq

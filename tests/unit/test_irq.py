@@ -1,4 +1,4 @@
-"""InterruptLine against a real datagram socket standing in for the driver."""
+"""InterruptLine and LevelInterrupt against a real datagram socket standing in for the driver."""
 
 from __future__ import annotations
 
@@ -7,13 +7,30 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from construct import BitsInteger, BitStruct, Flag, Int8ub, Padding, Struct
 
 from simulators.errors import AckTimeout, DriverNotListening, SimulatorError
-from simulators.irq import InterruptLine
+from simulators.irq import Interrupt, InterruptLine, InterruptRegisters, LevelInterrupt
+from simulators.regfile import RegisterFile
 from umlharness.errors import HarnessError
 
 from .fake_driver import FakeDriver
+
+LAYOUT = Struct("STATUS" / Int8ub, "MASK" / Int8ub)
+
+
+@pytest.fixture
+def regs() -> RegisterFile:
+    regs = RegisterFile(LAYOUT, np.zeros(2, np.uint8), device="demo")
+    regs.write("MASK", 0xFF)
+    return regs
+
+
+def level(regs: RegisterFile, line: Interrupt | None, resend: float) -> LevelInterrupt:
+    """The level interrupt STATUS & MASK, re-sent every `resend` seconds where it must be."""
+    return LevelInterrupt(regs, line, InterruptRegisters("STATUS", "MASK"), resend_interval=resend)
 
 
 def bound(path: Path) -> socket.socket:
@@ -84,52 +101,48 @@ def test_too_long_path_is_refused(tmp_path: Path) -> None:
         InterruptLine(tmp_path / ("x" * 120))
 
 
-def test_wait_ack_resends_until_the_driver_clears_the_bit(tmp_path: Path) -> None:
-    status = {"pending": True}
-
-    def handler() -> None:
-        status["pending"] = False
-
+def test_wait_ack_resends_until_the_driver_clears_the_bit(
+    tmp_path: Path, regs: RegisterFile
+) -> None:
     # The driver misses the first three datagrams (drained before it looked,
     # say): only re-sending gets the interrupt through.
+    handler = lambda: regs.clear_bits("STATUS", 1)  # noqa: E731
     with FakeDriver(tmp_path / "mock", handler, ignore=3) as driver:
         with InterruptLine(tmp_path / "mock") as line:
-            elapsed = line.raise_and_wait_ack(
-                lambda: not status["pending"], timeout=5, resend_interval=0.02
-            )
+            elapsed = level(regs, line, 0.02).raise_and_wait_ack(1, timeout=5)
         assert driver.datagrams >= 4
         assert driver.handled >= 1
-    assert not status["pending"]
+    assert regs.read("STATUS") == 0
     assert 3 * 0.02 <= elapsed < 2
 
 
-def test_wait_ack_returns_quickly_when_acked_at_once(tmp_path: Path) -> None:
-    status = {"pending": True}
-    with FakeDriver(tmp_path / "mock", lambda: status.update(pending=False)) as driver:
+def test_wait_ack_returns_quickly_when_acked_at_once(tmp_path: Path, regs: RegisterFile) -> None:
+    with FakeDriver(tmp_path / "mock", lambda: regs.clear_bits("STATUS", 1)) as driver:
         with InterruptLine(tmp_path / "mock") as line:
-            elapsed = line.raise_and_wait_ack(
-                lambda: not status["pending"], timeout=5, resend_interval=1
-            )
+            elapsed = level(regs, line, 1).raise_and_wait_ack(1, timeout=5)
         assert driver.datagrams == 1
     assert elapsed < 0.5
 
 
-def test_wait_ack_times_out_with_a_clear_message(tmp_path: Path) -> None:
+def test_wait_ack_times_out_with_a_clear_message(tmp_path: Path, regs: RegisterFile) -> None:
     path = tmp_path / "mock"
     with bound(path) as driver, InterruptLine(path) as line:
         start = time.monotonic()
         with pytest.raises(AckTimeout) as caught:
-            line.raise_and_wait_ack(lambda: False, timeout=0.2, resend_interval=0.05, what="X")
+            level(regs, line, 0.05).raise_and_wait_ack(1, timeout=0.2)
         took = time.monotonic() - start
         sent = drain(driver)
     assert 0.2 <= took < 1
     assert 3 <= sent <= 6  # the first datagram, then one every 50 ms
+    assert f"({sent} interrupts sent)" in str(caught.value)
     message = str(caught.value)
-    assert message.startswith("the driver did not acknowledge interrupt X within 0.2s")
+    assert message.startswith(
+        f"the driver did not acknowledge interrupt STATUS bits 0x1 on {path} within 0.2s ("
+    )
     assert message.endswith("is the driver loaded and its interrupt enabled?")
 
 
-def test_wait_ack_fails_fast_when_the_driver_goes_away(tmp_path: Path) -> None:
+def test_wait_ack_fails_fast_when_the_driver_goes_away(tmp_path: Path, regs: RegisterFile) -> None:
     path = tmp_path / "mock"
     driver = bound(path)
 
@@ -139,7 +152,72 @@ def test_wait_ack_fails_fast_when_the_driver_goes_away(tmp_path: Path) -> None:
 
     threading.Timer(0.05, unload).start()
     with InterruptLine(path) as line, pytest.raises(DriverNotListening, match="not loaded"):
-        line.raise_and_wait_ack(lambda: False, timeout=5, resend_interval=0.02)
+        level(regs, line, 0.02).raise_and_wait_ack(1, timeout=5)
+
+
+def test_a_cause_that_rises_sends_one_datagram_while_it_stays_up(
+    tmp_path: Path, regs: RegisterFile
+) -> None:
+    path = tmp_path / "mock"
+    with bound(path) as driver, InterruptLine(path) as line:
+        irq = level(regs, line, 60)
+        assert irq.raise_cause(1) is True
+        assert irq.raise_cause(1) is False  # still pending: the line is up already
+        assert irq.raise_cause(2) is True  # a new cause: the driver may have acked the rest
+        regs.write("MASK", 1)
+        assert irq.raise_cause(4) is False  # masked
+        assert drain(driver) == 2 and irq.sent == 2
+        regs.write("STATUS", 0)  # the driver acknowledged, unseen
+        assert irq.raise_cause(1) is True
+
+
+class Recorder:
+    """A transport that sees the driver's accesses, as PCI does: it counts its messages."""
+
+    sees_accesses = True
+
+    def __init__(self) -> None:
+        self.messages = 0
+
+    def raise_irq(self) -> bool:
+        self.messages += 1
+        return True
+
+    def pause(self, waited: float, limit: float) -> None:
+        time.sleep(limit)
+
+
+def test_where_accesses_are_seen_only_rising_edges_send(regs: RegisterFile) -> None:
+    line = Recorder()
+    irq = level(regs, line, 0.001)
+    irq.raise_cause(1)
+    irq.raise_cause(2)
+    time.sleep(0.01)
+    irq.update()  # up for longer than the resend interval: no resending here
+    assert line.messages == 1
+    regs.write("STATUS", 0)
+    irq.update()  # seen low, so the next cause is an edge
+    irq.raise_cause(1)
+    assert line.messages == 2
+
+
+def test_no_line_no_interrupt(regs: RegisterFile) -> None:
+    irq = level(regs, None, 0.02)
+    assert irq.raise_cause(1) is False and regs.read("STATUS") == 1
+    with pytest.raises(SimulatorError, match="no interrupt line"):
+        irq.wait_ack(1)
+
+
+def test_causes_are_named_as_the_register_map_names_them() -> None:
+    bits = Struct(
+        "ST" / BitStruct("HI" / Flag, "MID" / BitsInteger(2), Padding(3), "LO" / Flag, Padding(1)),
+        "MASK" / Int8ub,
+    )
+    regs = RegisterFile(bits, np.zeros(2, np.uint8), device="bits")
+    irq = LevelInterrupt(regs, None, InterruptRegisters("ST", "MASK"))
+    assert irq.describe(0x02) == "LO (ST bit 1)"
+    assert irq.describe(0x82) == "HI|LO (ST bits 7, 1)"
+    assert irq.describe(0x20) == "MID (ST bits 6:5)"
 
 
 def test_driver_reloaded_at_the_same_path_gets_the_next_interrupt(tmp_path: Path) -> None:

@@ -9,9 +9,11 @@ import construct as cs
 import pytest
 
 from simulators.errors import SimulatorError
+from simulators.irq import InterruptRegisters, LevelInterrupt
 from simulators.pci.bars import MemoryBar, RegisterBar
 from simulators.pci.config_space import MSIX_PBA_OFFSET, ConfigSpace, PciId
 from simulators.pci.function import PciFunction
+from simulators.pci.interrupt import MsiInterrupt
 from simulators.pci.pcidev import msi_message
 
 LAYOUT = cs.Struct(
@@ -38,9 +40,8 @@ class LevelDevice(PciFunction):
         super().__init__(PciId(0x1234, 0x5678), {0: self.bar}, lock=lock, **kwargs)  # type: ignore[arg-type]
         self.sent: list[bytes] = []
         self.send_irq = self.sent.append
-
-    def interrupt_level(self) -> bool:
-        return bool(self.bar.regs.read("STATUS") & self.bar.regs.read("MASK"))
+        where = InterruptRegisters("STATUS", "MASK")
+        self.interrupt = LevelInterrupt(self.bar.regs, MsiInterrupt(self), where)
 
 
 def enable_msi(device: PciFunction, data: int) -> None:

@@ -311,8 +311,13 @@ def test_write_hooks_see_old_written_and_the_bytes_written(regs: RegisterFile) -
 
 
 def test_read_hooks_run_before_the_read_they_cover(regs: RegisterFile) -> None:
-    reads = []
-    regs.on_read("CTRL", lambda: reads.append(regs.word("CTRL").set(len(reads) + 1)))
+    reads: list[int] = []
+
+    def count() -> None:
+        reads.append(len(reads) + 1)
+        regs.word("CTRL").set(reads[-1])
+
+    regs.on_read("CTRL", count)
     assert regs.bus_read(4, 1) == b"\x01"
     assert regs.bus_read(0, 8)[4] == 2  # a wide read covering CTRL
     assert regs.bus_read(0, 4) == bytes(4) and len(reads) == 2  # not CTRL: no hook
@@ -329,8 +334,13 @@ def test_accesses_by_name_hold_the_lock_given() -> None:
     regs = RegisterFile(DEMO, np.zeros(16, np.uint8), device="demo", lock=lock)
     assert regs.lock is lock
     done = threading.Event()
+
+    def write() -> None:
+        regs.write("CTRL", 7)
+        done.set()
+
     with lock:
-        writer = threading.Thread(target=lambda: (regs.write("CTRL", 7), done.set()))
+        writer = threading.Thread(target=write)
         writer.start()
         assert not done.wait(0.05)  # waits for the lock
     writer.join(5)
