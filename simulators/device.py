@@ -7,13 +7,16 @@ transport gives it:
   model, hooks for the driver's accesses (see that module for which
   accesses each transport can intercept);
 - `irq`, the `Interrupt` its `LevelInterrupt` signals through: a datagram
-  to an iomem driver's socket, an MSI over PCI.
+  to an iomem driver's socket, an MSI over PCI;
+- `dma`, reads and writes of the driver's memory, where the transport has
+  them (a PCI function is a bus master); None on iomem.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
+from .errors import SimulatorError
 from .irq import (
     DEFAULT_RESEND_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -24,8 +27,16 @@ from .irq import (
 from .regfile import RegisterFile
 
 
+class Dma(Protocol):
+    """The driver's memory, at the addresses the driver gave the device."""
+
+    def dma_read(self, address: int, length: int) -> bytes: ...
+
+    def dma_write(self, address: int, data: bytes) -> None: ...
+
+
 class DeviceModel:
-    """A device over `regs` (its register file), interrupting through `irq`.
+    """A device over `regs` (its register file), interrupting through `irq`, with `dma`.
 
     `irq` may be None to inspect the device without raising interrupts. An
     interrupt counts as delivered once the driver acknowledges it, within
@@ -41,11 +52,13 @@ class DeviceModel:
         regs: RegisterFile,
         irq: Interrupt | None,
         *,
+        dma: Dma | None = None,
         ack_timeout: float = DEFAULT_TIMEOUT,
         resend_interval: float = DEFAULT_RESEND_INTERVAL,
     ) -> None:
         self.regs = regs
         self.irq = irq
+        self.dma = dma
         self.ack_timeout = ack_timeout
         self.resend_interval = resend_interval
         self.interrupt = LevelInterrupt(
@@ -57,3 +70,8 @@ class DeviceModel:
         if seconds <= 0:
             raise ValueError("the acknowledgement timeout must be positive")
         self.ack_timeout = seconds
+
+    def require_dma(self) -> Dma:
+        if self.dma is None:
+            raise SimulatorError("no DMA on this transport: the model cannot reach guest memory")
+        return self.dma

@@ -98,6 +98,13 @@ class PciFunction:
             raise NoDmaError("no guest memory yet: the frontend has not attached the device")
         return self.dma
 
+    def dma_read(self, address: int, length: int) -> bytes:
+        """Guest memory at a DMA address: the `Dma` the function gives a chip model."""
+        return self.memory().read(address, length)
+
+    def dma_write(self, address: int, data: bytes) -> None:
+        self.memory().write(address, data)
+
     def raise_msi(self, vector: int = 0) -> bool:
         """Send interrupt `vector`; False if the driver has not enabled it (it is dropped).
 

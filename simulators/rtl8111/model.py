@@ -1,12 +1,13 @@
-"""The RTL8111 as its driver sees it through the link: PHYstatus, LinkChg and the MAC.
+"""The RTL8111: one model of the chip for uh_rtl8111 (iomem) and the kernel's r8169 (PCI).
 
 A link change is what the chip does when its PHY gains or loses the link:
 PHYstatus takes the new state, IntrStatus.LinkChg is set, and if the driver
-has unmasked LinkChg in IntrMask the interrupt is raised. The line is
-level-triggered, so the model waits until the driver's handler clears
-LinkChg (its acknowledgement on this transport, where registers are plain
-memory and there is no write-1-to-clear). uh_rtl8111 clears it after it has
-read PHYstatus, so once a change is acknowledged the guest has seen it.
+has unmasked LinkChg in IntrMask the interrupt is raised. The interrupt is
+a level (IntrStatus & IntrMask), so the model waits until the driver's
+handler clears LinkChg: r8169 writes it back (IntrStatus is
+write-1-to-clear), uh_rtl8111 clears the bit itself (on iomem its writes
+never reach the model). uh_rtl8111 clears it after it has read PHYstatus,
+so once a change is acknowledged the guest has seen it.
 
 Coalescing: LinkChg is one bit, not a counter. Changes made before the
 driver's handler runs leave it set once and PHYstatus holding only the last
@@ -21,23 +22,55 @@ acknowledgement covers the old state, and the new one would never be
 delivered. So when LinkChg was already pending, the model waits for the
 acknowledgement and then raises LinkChg once more, with PHYstatus no longer
 changing; the driver sees one extra interrupt that reports the same state.
+
+What r8169 needs of the chip beyond that, as register hooks (they fire for
+the driver's accesses over PCI; `simulators/regfile.py`):
+
+- TxConfig's XID says RTL8168c/8111c (r8169's RTL_GIGA_MAC_VER_19): a
+  chip that r8169 drives with MSI (versions up to 17 force INTx), that
+  needs no firmware file, and whose PHY is reached through PHYAR;
+- write-1-to-clear IntrStatus, read-only PHYstatus;
+- ChipCmd's reset bit clears itself; the indirect-access registers (PHYAR,
+  EPHYAR, CSIAR, ERIAR, OCPAR) complete at once, as their flag bit says;
+- the PHY (`phy.py`) answers over PHYAR, its link taken from PHYstatus;
+- transmit: a TxPoll doorbell hands every descriptor the driver owns back
+  to it by DMA, with TxOK, and keeps the frames (`transmitted()`);
+- a counter dump (CounterAddrLow.CounterDump) writes the tally by DMA.
 """
 
 from __future__ import annotations
 
+import collections
+import struct
 import time
 from dataclasses import dataclass
 
-from ..device import DeviceModel
+from ..device import DeviceModel, Dma
 from ..errors import SimulatorError
-from ..irq import InterruptRegisters
-from .regs import MAC_REGISTERS, SPEED_BITS, Intr, PhyStatus
+from ..irq import DEFAULT_RESEND_INTERVAL, DEFAULT_TIMEOUT, Interrupt, InterruptRegisters
+from ..regfile import RegisterFile
+from .phy import Phy
+from .regs import MAC_REGISTERS, SPEED_BITS, ChipCmd, Intr, PhyStatus
 
 REALTEK_OUI = bytes.fromhex("00e04c")
 DEFAULT_MAC = REALTEK_OUI + bytes.fromhex("681101")
 _LINK_BITS = PhyStatus.LinkStatus | PhyStatus.FullDup | PhyStatus._1000bpsF
 _LINK_BITS |= PhyStatus._100bps | PhyStatus._10bps
 _UP_1000_FULL = PhyStatus.LinkStatus | PhyStatus._1000bpsF | PhyStatus.FullDup
+#: RTL8168c/8111c; TxConfig bits 30:20 (r8169 reads `(TxConfig >> 20) & 0xfcf`).
+XID = 0x3C0
+XID_MASK = 0xFCF << 20
+FLAG = 1 << 31  # the indirect-access registers' "busy/done" bit
+TX_DESC = struct.Struct("<IIQ")  # opts1, opts2, buffer address
+DESC_OWN = 1 << 31
+RING_END = 1 << 30
+TX_LEN_MASK = 0xFFFF
+TX_RING_MAX = 1024
+TXPOLL_NPQ = 0x40
+COUNTER_DUMP = 0x8
+COUNTER_RESET = 0x1
+COUNTERS_SIZE = 64  # struct rtl8169_counters
+KEPT_FRAMES = 64
 
 
 @dataclass(frozen=True)
@@ -63,12 +96,42 @@ class FlapResult:
 
 
 class Rtl8111(DeviceModel):
-    """An RTL8111 over `regs` (its register file) raising interrupts on `irq`.
+    """An RTL8111 over `regs` (its register file) raising interrupts on `irq`, with `dma`.
 
     `irq` may be None to inspect the device without changing its link.
     """
 
     interrupt_registers = InterruptRegisters("IntrStatus", "IntrMask")
+
+    def __init__(
+        self,
+        regs: RegisterFile,
+        irq: Interrupt | None,
+        *,
+        dma: Dma | None = None,
+        ack_timeout: float = DEFAULT_TIMEOUT,
+        resend_interval: float = DEFAULT_RESEND_INTERVAL,
+    ) -> None:
+        super().__init__(
+            regs, irq, dma=dma, ack_timeout=ack_timeout, resend_interval=resend_interval
+        )
+        self.phy = Phy(self.link_state)
+        self.ephy: dict[int, int] = {}
+        self.csi: dict[int, int] = {}
+        self.eri: dict[int, int] = {}
+        self.ocp: dict[int, int] = {}
+        self.frames: collections.deque[bytes] = collections.deque(maxlen=KEPT_FRAMES)
+        self.tx_packets = 0
+        self._tx_next = 0
+        self._hook()
+
+    def power_on(self, mac: bytes = DEFAULT_MAC, link: bool = True) -> None:
+        """The chip's state at power-on, in a register file of zeros: its station address,
+        TxConfig's XID and, with `link`, the link up at 1000 Mb/s full duplex."""
+        self.set_mac(mac)
+        self.regs.write("TxConfig", XID << 20)
+        if link:
+            self.regs.write("PHYstatus", _UP_1000_FULL)
 
     # --- link -------------------------------------------------------------
 
@@ -154,6 +217,13 @@ class Rtl8111(DeviceModel):
             self.set_mac(DEFAULT_MAC)
         return self.mac()
 
+    # --- transmit -------------------------------------------------------------
+
+    def transmitted(self) -> list[bytes]:
+        """The last frames the driver sent (up to 64), oldest first."""
+        with self.regs.lock:
+            return list(self.frames)
+
     # --- interrupts -----------------------------------------------------------
 
     def software_interrupt(self) -> float:
@@ -198,3 +268,85 @@ class Rtl8111(DeviceModel):
                 f"the driver has not enabled the {what} interrupt (IntrMask bit "
                 f"{bit.bit_length() - 1}): is it loaded?"
             )
+
+    # --- what the driver's accesses do (register hooks) ---------------------------
+
+    def _hook(self) -> None:
+        regs = self.regs
+        regs.write_1_to_clear("IntrStatus")
+        regs.read_only("PHYstatus")
+        regs.on_write("TxConfig", lambda old, new, mask: (new & ~XID_MASK) | (old & XID_MASK))
+        regs.on_write("ChipCmd", self._chip_cmd)
+        regs.on_write("TxPoll", self._tx_poll)
+        regs.on_write("TxDescStartAddrLow", self._tx_ring_moved)
+        regs.on_write("PHYAR", self._phyar)
+        regs.on_write("EPHYAR", lambda old, new, mask: _indirect(new, self.ephy, 16, 0x1F))
+        regs.on_write("CSIAR", lambda old, new, mask: self._indirect_pair(new, self.csi, "CSIDR"))
+        regs.on_write("ERIAR", lambda old, new, mask: self._indirect_pair(new, self.eri, "ERIDR"))
+        regs.on_write("OCPAR", lambda old, new, mask: self._indirect_pair(new, self.ocp, "OCPDR"))
+        regs.on_write("CounterAddrLow", self._counters)
+
+    def _chip_cmd(self, old: int, new: int, mask: int) -> int:
+        if new & ChipCmd.CmdReset:
+            self._tx_next = 0
+            return new & ~int(ChipCmd.CmdReset)  # reset completes at once
+        return new
+
+    def _phyar(self, old: int, new: int, mask: int) -> int:
+        reg = (new >> 16) & 0x1F
+        if new & FLAG:
+            self.phy.write(reg, new & 0xFFFF)
+            return new & ~FLAG  # write done
+        return (new & ~0xFFFF) | self.phy.read(reg) | FLAG  # read done
+
+    def _indirect_pair(self, command: int, store: dict[int, int], data_name: str) -> int:
+        """CSI/ERI/OCP: address and flag in one register, the data in its partner."""
+        address = command & 0xFFF
+        data = self.regs.word(data_name)
+        if command & FLAG:
+            store[address] = data.get()
+            return command & ~FLAG
+        data.set(store.get(address, 0))
+        return command | FLAG
+
+    def _tx_ring_moved(self, old: int, new: int, mask: int) -> None:
+        self._tx_next = 0
+
+    def _tx_poll(self, old: int, new: int, mask: int) -> int:
+        if new & TXPOLL_NPQ and self._transmit():
+            self.regs.set_bits("IntrStatus", Intr.TxOK)
+        return 0  # the doorbell reads back clear
+
+    def _transmit(self) -> bool:
+        """Send what the driver handed over; whether anything went."""
+        regs = self.regs
+        ring = regs.read("TxDescStartAddrLow") | regs.read("TxDescStartAddrHigh") << 32
+        dma = self.require_dma()
+        sent = False
+        for _ in range(TX_RING_MAX):
+            where = ring + TX_DESC.size * self._tx_next
+            opts1, opts2, addr = TX_DESC.unpack(dma.dma_read(where, TX_DESC.size))
+            if not opts1 & DESC_OWN:
+                break
+            self.frames.append(dma.dma_read(addr, opts1 & TX_LEN_MASK))
+            self.tx_packets += 1
+            dma.dma_write(where, TX_DESC.pack(opts1 & ~DESC_OWN, opts2, addr))
+            self._tx_next = 0 if opts1 & RING_END else self._tx_next + 1
+            sent = True
+        return sent
+
+    def _counters(self, old: int, new: int, mask: int) -> int:
+        if new & COUNTER_DUMP:
+            addr = (new & ~0x3F) | self.regs.read("CounterAddrHigh") << 32
+            tally = struct.pack("<Q", self.tx_packets).ljust(COUNTERS_SIZE, b"\0")
+            self.require_dma().dma_write(addr, tally)
+        return new & ~(COUNTER_DUMP | COUNTER_RESET)
+
+
+def _indirect(command: int, store: dict[int, int], shift: int, mask: int) -> int:
+    """EPHYAR-style: register number at `shift`, data in the low 16 bits, flag in bit 31."""
+    reg = (command >> shift) & mask
+    if command & FLAG:
+        store[reg] = command & 0xFFFF
+        return command & ~FLAG
+    return (command & ~0xFFFF) | store.get(reg, 0) | FLAG

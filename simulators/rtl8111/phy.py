@@ -11,8 +11,10 @@ down) reports no link, as a real one does.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from .model import LinkState
+if TYPE_CHECKING:  # the model builds its PHY: no import cycle at run time
+    from .model import LinkState
 
 PHY_ID = 0x001CC912
 PAGE_SELECT = 0x1F

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from simulators.errors import AckTimeout, SimulatorError
 from simulators.irq import InterruptLine
 from simulators.regfile import RegisterFile
-from simulators.rtl8111.model import DEFAULT_MAC, LinkState, Rtl8111
+from simulators.rtl8111.model import DEFAULT_MAC, XID, LinkState, Rtl8111
 from simulators.rtl8111.regs import RTL8111, Intr, PhyStatus
 
 from .fake_driver import FakeDriver, LinkHandler
@@ -199,3 +200,19 @@ def test_reset_sets_a_realtek_mac_only_when_there_is_none(nic: Rtl8111) -> None:
 def test_set_mac_needs_six_bytes(nic: Rtl8111) -> None:
     with pytest.raises(SimulatorError, match="6 bytes, not 5"):
         nic.set_mac(b"\x00" * 5)
+
+
+def test_the_chip_answers_the_driver_s_accesses_on_any_register_file(regs: RegisterFile) -> None:
+    # r8169's accesses, as the PCI BAR passes them on: the same hooks would
+    # serve any transport that carries accesses to the model.
+    nic = Rtl8111(regs, None)
+    nic.power_on(link=False)
+    regs.bus_write(0x40, struct.pack("<I", 0x03000700))  # TxConfig: the XID stays
+    assert regs.read("TxConfig") == XID << 20 | 0x03000700
+    regs.write("IntrStatus", Intr.LinkChg | Intr.TxOK)
+    regs.bus_write(0x3E, struct.pack("<H", Intr.TxOK))  # write 1 to clear
+    assert regs.read("IntrStatus") == Intr.LinkChg
+    regs.bus_write(0x6C, b"\xff")  # PHYstatus is read-only
+    assert nic.link_state().up is False
+    with pytest.raises(SimulatorError, match="no DMA on this transport"):
+        regs.bus_write(0x38, b"\x40")  # TxPoll: transmitting takes DMA

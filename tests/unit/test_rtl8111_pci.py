@@ -9,8 +9,8 @@ import pytest
 
 from simulators.errors import AckTimeout, SimulatorError
 from simulators.pci.pcidev import msi_message
-from simulators.rtl8111.model import LinkState
-from simulators.rtl8111.pci import DESC_OWN, RING_END, TX_DESC, Rtl8111Pci
+from simulators.rtl8111.model import DESC_OWN, RING_END, TX_DESC, LinkState
+from simulators.rtl8111.pci import Rtl8111Pci
 from simulators.rtl8111.phy import BMCR_PDOWN, BMSR_LSTATUS, Phy
 
 from .pci_memory import GUEST_ADDR, guest_memory
@@ -140,7 +140,7 @@ def test_tx_poll_sends_what_the_driver_owns() -> None:
         write32(nic, 0x20, ring & 0xFFFFFFFF)
         write32(nic, 0x24, ring >> 32)
         nic.mmio_write(BAR, 0x38, b"\x40")  # TxPoll NPQ
-        assert nic.transmitted() == frames
+        assert nic.nic.transmitted() == frames
         for index in range(3):
             opts1 = TX_DESC.unpack(memory.read(ring + 16 * index, 16))[0]
             assert not opts1 & DESC_OWN
