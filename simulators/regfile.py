@@ -43,7 +43,7 @@ import difflib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import construct as cs
 import numpy as np
@@ -213,17 +213,24 @@ class Word:
     """
 
     def __init__(self, buffer: Buffer, offset: int, dtype: str = "<u4") -> None:
-        size = np.dtype(dtype).itemsize
+        kind = np.dtype(dtype)
+        size = kind.itemsize
         if offset % size:
             raise ValueError(f"register offset {offset:#x} is not {8 * size}-bit aligned")
-        self._view = buffer[offset : offset + size].view(dtype)
         self._mask = (1 << (8 * size)) - 1
+        raw = buffer[offset : offset + size]
+        # A memoryview in the host's byte order indexes in a third of numpy's time.
+        native = kind.isnative and kind.kind == "u" and raw.flags.c_contiguous
+        self._view = memoryview(raw.data).cast(_NATIVE[size]) if native else raw.view(kind)
 
     def get(self) -> int:
         return int(self._view[0])
 
     def set(self, value: int) -> None:
         self._view[0] = value & self._mask
+
+
+_NATIVE: dict[int, Literal["B", "H", "I", "Q"]] = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
 class RegisterFile:

@@ -16,12 +16,14 @@ select() on the doorbell between them:
   reports that do not fit, counts them in REPORTS_DROPPED, sets
   STATUS.OVERFLOW while it drops, raises OVERFLOW once per episode and
   flags the next report written DROPPED_BEFORE. Nothing is lost silently.
-- the interrupt line: a cause is raised by setting its INTR_STATUS bit and,
-  if the bit was clear and is unmasked, sending a datagram. While any
-  unmasked bit stays set the datagram is re-sent every RESEND_INTERVAL, as
-  a level-triggered line stays asserted; that also covers the rare case of
-  the model's read-modify-write of INTR_STATUS undoing an acknowledgement
-  that landed in between.
+- the interrupt: the level interrupt every device model has
+  (simulators/irq.py) over INTR_STATUS & INTR_MASK, while CTRL.IRQ_EN is
+  set. A cause is raised by setting its INTR_STATUS bit, which sends a
+  datagram if the bit was clear and is unmasked; while an unmasked bit
+  stays set the datagram is re-sent every RESEND_INTERVAL, as a
+  level-triggered line stays asserted. That also covers the rare case of
+  the model's setting of a bit undoing an acknowledgement that landed in
+  between.
 
 Counters and the sequence live in the registers, not in the model, so a
 new simulator process (or `inject`) continues where the last one stopped:
@@ -41,15 +43,16 @@ from typing import Any
 
 import numpy as np
 
+from ..device import DeviceModel
 from ..errors import DriverNotListening, GuestGone, SimulatorError
-from ..irq import InterruptLine
+from ..irq import InterruptLine, InterruptRegisters
 from ..peer import GuestWatch
 from ..regfile import Buffer, RegisterFile
 from . import icd
 from .batch import ReportBatch
 from .doorbell import Doorbell
 from .regs import FPGA, FPGA_ID, HW_MAJOR, HW_MINOR, Ctrl, Intr, Status
-from .ring import MASK32, Ring, Word
+from .ring import MASK32, Ring, RingRegisters
 from .stream import Stats, StreamConfig, event_template, samples_template
 
 MAX_BATCH_BYTES = 1 << 20  # a batch in flight is at most this, so readers start early
@@ -70,8 +73,13 @@ POLL_MIN = 100e-6  # ring full at rate 0: first poll of the tail, then doubling
 POLL_MAX = 0.002
 
 
-class Fpga:
+class Fpga(DeviceModel):
     """The FPGA whose registers and rings are `mem` (the iomem region, mapped)."""
+
+    interrupt_registers = InterruptRegisters(
+        "INTR_STATUS", "INTR_MASK", enable=("CTRL", Ctrl.IRQ_EN)
+    )
+    irq: InterruptLine | None
 
     def __init__(
         self,
@@ -86,26 +94,21 @@ class Fpga:
         self.mem = mem
         self.index = index
         self.name = f"fpga{index}"
-        self.regs = RegisterFile(FPGA, mem, device=self.name)
-        self.irq = irq
+        regs = RegisterFile(FPGA, mem, device=self.name)
+        super().__init__(regs, irq, resend_interval=RESEND_INTERVAL)
+        self._report_ring = RingRegisters.named(regs, "REPORT_RING")
+        self._command_ring = RingRegisters.named(regs, "CMD_RING")
         self.doorbell = doorbell
         self.watch = watch or GuestWatch()  # whatever waits asks it whether the guest is gone
         self.clock = clock
         self.config = StreamConfig()
         self.running = False
         self.remaining: int | None = None  # streamed reports left; None: no limit
-        self._w = {
-            name: Word(mem, register.offset)
-            for name, register in self.regs.registers.items()
-            if register.size == 4
-        }
-        self._bytes_produced = mem[0x58:0x60].view("<u8")
         self._batches: dict[tuple[int, int], ReportBatch] = {}
         self._started = clock()
         self._anchor = (self._started, 0)  # (time, streamed): where the pacing counts from
         self._since_status = 0
         self._overflowing = False
-        self._last_datagram = 0.0
         self._poll = POLL_MIN
         self._first_streamed = 0.0
         self.stats = Stats()
@@ -118,78 +121,50 @@ class Fpga:
 
         (A second process, `sim fpga status` say, must not reset a running stream's state.)
         """
-        self._w["ID"].set(FPGA_ID)
-        self._w["VERSION"].set((HW_MAJOR << 24) | (HW_MINOR << 16) | icd.VERSION)
+        self.regs.write("ID", FPGA_ID)
+        self.regs.write("VERSION", (HW_MAJOR << 24) | (HW_MINOR << 16) | icd.VERSION)
 
     def _set_status(self, bit: Status, on: bool) -> None:
-        # STATUS has one writer, the device, so a read-modify-write is safe.
-        status = self._w["STATUS"].get()
-        self._w["STATUS"].set(status | bit if on else status & ~bit)
+        if on:
+            self.regs.set_bits("STATUS", bit)
+        else:
+            self.regs.clear_bits("STATUS", bit)
 
     def _count(self, name: str, amount: int = 1) -> None:
-        word = self._w[name]
+        # Counters have one writer, the device: a load and a store.
+        word = self.regs.word(name)
         word.set(word.get() + amount)
 
+    def _reg(self, name: str) -> int:
+        """A register's value, one load."""
+        return self.regs.word(name).get()
+
     def next_sequence(self) -> int:
-        return (self._w["REPORTS_PRODUCED"].get() + self._w["REPORTS_DROPPED"].get()) & MASK32
+        return (self._reg("REPORTS_PRODUCED") + self._reg("REPORTS_DROPPED")) & MASK32
 
     @property
     def enabled(self) -> bool:
-        return bool(self._w["CTRL"].get() & Ctrl.ENABLE)
+        return bool(self._reg("CTRL") & Ctrl.ENABLE)
 
     def report_ring(self) -> Ring | None:
         """The report ring as the driver set it up; None while it has not."""
-        w = self._w
-        if not w["REPORT_RING_SIZE"].get():
-            return None
-        return Ring.from_registers(
-            self.mem,
-            w["REPORT_RING_BASE"],
-            w["REPORT_RING_SIZE"],
-            w["REPORT_RING_HEAD"],
-            w["REPORT_RING_TAIL"],
-            what="report",
-        )
+        return Ring.from_registers(self.mem, self._report_ring, what="report")
 
     def command_ring(self) -> Ring | None:
-        w = self._w
-        if not w["CMD_RING_SIZE"].get():
-            return None
-        return Ring.from_registers(
-            self.mem,
-            w["CMD_RING_BASE"],
-            w["CMD_RING_SIZE"],
-            w["CMD_RING_HEAD"],
-            w["CMD_RING_TAIL"],
-            what="command",
-        )
+        return Ring.from_registers(self.mem, self._command_ring, what="command")
 
     # --- interrupts --------------------------------------------------------------
 
     def raise_irq(self, cause: Intr) -> None:
-        """Set `cause` in INTR_STATUS; send a datagram if that asserts the line anew."""
-        status = self._w["INTR_STATUS"]
-        old = status.get()
-        status.set(old | cause)
-        if cause & self._w["INTR_MASK"].get() & ~old:
-            self._datagram()
+        """Set `cause` in INTR_STATUS: a datagram if that asserts the interrupt anew."""
+        self._signal(lambda: self.interrupt.raise_cause(cause))
 
-    def _keepalive(self, now: float) -> None:
-        """Re-send while an unmasked cause stays set: the line is level-triggered."""
-        if now - self._last_datagram < RESEND_INTERVAL:
-            return
-        if self._w["INTR_STATUS"].get() & self._w["INTR_MASK"].get():
-            self._datagram()
-
-    def _datagram(self) -> None:
-        self._last_datagram = self.clock()
-        if self.irq is None or not self._w["CTRL"].get() & Ctrl.IRQ_EN:
-            return
+    def _signal(self, send: Callable[[], bool]) -> None:
         try:
-            self.irq.raise_irq()
+            if send():
+                self.stats.interrupts += 1
         except DriverNotListening:
-            return  # unloaded: it clears CTRL first, and the next load starts afresh
-        self.stats.interrupts += 1
+            pass  # unloaded: it clears CTRL first, and the next load starts afresh
 
     # --- writing reports ---------------------------------------------------------
 
@@ -197,7 +172,7 @@ class Fpga:
         """Move HEAD past `count` reports of `size` bytes in all, already in the ring."""
         ring.head.set(head + size)  # after the data: x86 keeps stores in order
         self._count("REPORTS_PRODUCED", count)
-        self._bytes_produced[0] += size
+        self._count("BYTES_PRODUCED", size)
         self.stats.written += count
         self.stats.nbytes += size
         if self._overflowing:
@@ -238,16 +213,16 @@ class Fpga:
         return True
 
     def status_payload(self) -> bytes:
-        w = self._w
+        reg = self._reg
         return icd.status_payload(
             temperature_mc=45000 + 250 * self.index,
             vccint_mv=850,
             vccaux_mv=1800,
             vccbram_mv=850,
-            reports_produced=w["REPORTS_PRODUCED"].get(),
-            reports_dropped=w["REPORTS_DROPPED"].get(),
-            commands_consumed=w["COMMANDS_CONSUMED"].get(),
-            command_errors=w["COMMAND_ERRORS"].get(),
+            reports_produced=reg("REPORTS_PRODUCED"),
+            reports_dropped=reg("REPORTS_DROPPED"),
+            commands_consumed=reg("COMMANDS_CONSUMED"),
+            command_errors=reg("COMMAND_ERRORS"),
             uptime_ms=int((self.clock() - self._started) * 1000) & MASK32,
         )
 
@@ -376,7 +351,7 @@ class Fpga:
             self.config = StreamConfig()
             self.resume(False)
             self._set_status(Status.ERROR, False)
-            self._w["RATE"].set(self.config.rate)
+            self.regs.word("RATE").set(self.config.rate)
         elif opcode == icd.Opcode.START:
             self.resume(True)
         elif opcode == icd.Opcode.STOP:
@@ -414,7 +389,7 @@ class Fpga:
 
     def set_rate(self, rate: int) -> None:
         self.config.rate = rate
-        self._w["RATE"].set(rate)
+        self.regs.word("RATE").set(rate)
         self._anchor = (self.clock(), self.stats.streamed)
 
     def start_stream(self, on: bool = True, count: int | None = None) -> None:
@@ -479,7 +454,7 @@ class Fpga:
                 self._poll = min(2 * self._poll, POLL_MAX)
             if produced:
                 self._poll = POLL_MIN
-        self._keepalive(now)
+        self._signal(self.interrupt.update)  # the level stays up: re-sent while it does
         return min(wait, IDLE_WAIT)
 
     def run(
@@ -502,7 +477,7 @@ class Fpga:
         started = self.clock()
         self.stats = Stats()
         self._anchor = (started, 0)
-        self._w["RATE"].set(self.config.rate)
+        self.regs.word("RATE").set(self.config.rate)
         self.start_stream(stream, count)
         idle_since: float | None = None
         while stop is None or not stop.is_set():
@@ -554,7 +529,7 @@ class Fpga:
             except GuestGone as gone:
                 unread = ring.used() if ring is not None else 0
                 raise gone.after(f"{unread} bytes are left unread in the report ring") from None
-            self._keepalive(self.clock())
+            self._signal(self.interrupt.update)
             time.sleep(0.001)
         return False
 
@@ -562,10 +537,10 @@ class Fpga:
 
     def describe(self) -> str:
         """A one-screen summary: state, rings and counters."""
-        w = self._w
+        reg = self._reg
         lines = [
-            f"{self.name}: ID {w['ID'].get():#010x}, CTRL {_flags(Ctrl, w['CTRL'].get())}, "
-            f"STATUS {_flags(Status, w['STATUS'].get())}, rate {w['RATE'].get()} reports/s",
+            f"{self.name}: ID {reg('ID'):#010x}, CTRL {_flags(Ctrl, reg('CTRL'))}, "
+            f"STATUS {_flags(Status, reg('STATUS'))}, rate {reg('RATE')} reports/s",
         ]
         for what, ring in (("report", self.report_ring()), ("command", self.command_ring())):
             if ring is None:
@@ -575,9 +550,9 @@ class Fpga:
                     f"{what} ring: {ring.size} bytes at {ring.base:#x}, {ring.used()} in use"
                 )
         lines.append(
-            f"reports produced {w['REPORTS_PRODUCED'].get()}, dropped "
-            f"{w['REPORTS_DROPPED'].get()}, bytes {int(self._bytes_produced[0])}; commands "
-            f"consumed {w['COMMANDS_CONSUMED'].get()}, rejected {w['COMMAND_ERRORS'].get()}"
+            f"reports produced {reg('REPORTS_PRODUCED')}, dropped "
+            f"{reg('REPORTS_DROPPED')}, bytes {reg('BYTES_PRODUCED')}; commands "
+            f"consumed {reg('COMMANDS_CONSUMED')}, rejected {reg('COMMAND_ERRORS')}"
         )
         return "\n".join(lines)
 

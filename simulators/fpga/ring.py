@@ -2,8 +2,9 @@
 
 The simulator is the producer of the report ring and the consumer of the
 command ring; the driver is the other side of each. Registers are read and
-written as single aligned 32-bit words through numpy views, so each is one
-load or store, and indices are published only after the data they cover.
+written as single aligned 32-bit words (the register file's `Word`s), so
+each is one load or store, and indices are published only after the data
+they cover.
 """
 
 from __future__ import annotations
@@ -14,24 +15,24 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import SimulatorError
+from ..regfile import RegisterFile, Word
 
 Buffer = npt.NDArray[np.uint8]
 MASK32 = 0xFFFFFFFF
 
 
-class Word:
-    """One aligned little-endian u32 register in the shared buffer."""
+@dataclass(frozen=True)
+class RingRegisters:
+    """A ring's BASE, SIZE, HEAD and TAIL registers (`prefix`_BASE...), looked up once."""
 
-    def __init__(self, buffer: Buffer, offset: int) -> None:
-        if offset % 4:
-            raise ValueError(f"register offset {offset:#x} is not 32-bit aligned")
-        self._view = buffer[offset : offset + 4].view("<u4")
+    base: Word
+    size: Word
+    head: Word
+    tail: Word
 
-    def get(self) -> int:
-        return int(self._view[0])
-
-    def set(self, value: int) -> None:
-        self._view[0] = value & MASK32
+    @classmethod
+    def named(cls, regs: RegisterFile, prefix: str) -> RingRegisters:
+        return cls(*(regs.word(f"{prefix}_{name}") for name in ("BASE", "SIZE", "HEAD", "TAIL")))
 
 
 @dataclass
@@ -46,19 +47,20 @@ class Ring:
     tail: Word
 
     @classmethod
-    def from_registers(
-        cls, buffer: Buffer, base: Word, size: Word, head: Word, tail: Word, *, what: str
-    ) -> Ring:
-        """The ring the driver programmed; SimulatorError if it has not, or nonsensically."""
-        ring_base, ring_size = base.get(), size.get()
+    def from_registers(cls, buffer: Buffer, regs: RingRegisters, *, what: str) -> Ring | None:
+        """The ring the driver programmed; None while it has not (a size of 0).
+
+        SimulatorError if it did nonsensically.
+        """
+        ring_base, ring_size = regs.base.get(), regs.size.get()
         if ring_size == 0:
-            raise SimulatorError(f"the driver has not set up the {what} ring: is it loaded?")
+            return None
         if ring_size & (ring_size - 1) or ring_base + ring_size > len(buffer):
             raise SimulatorError(
                 f"the {what} ring at {ring_base:#x}, {ring_size:#x} bytes, does not fit the "
                 f"{len(buffer):#x}-byte region or is not a power of two"
             )
-        return cls(buffer, ring_base, ring_size, head, tail)
+        return cls(buffer, ring_base, ring_size, regs.head, regs.tail)
 
     def used(self) -> int:
         return (self.head.get() - self.tail.get()) & MASK32

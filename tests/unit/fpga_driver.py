@@ -17,8 +17,8 @@ from simulators.fpga.regs import (
     Intr,
     report_ring_size,
 )
-from simulators.fpga.ring import MASK32, Ring, Word
-from simulators.regfile import Buffer
+from simulators.fpga.ring import MASK32, Ring
+from simulators.regfile import Buffer, Word
 
 REGION = 4 << 20
 
