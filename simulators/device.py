@@ -64,6 +64,10 @@ class DeviceModel:
         self.interrupt = LevelInterrupt(
             regs, irq, self.interrupt_registers, resend_interval=resend_interval
         )
+        self.setup()
+
+    def setup(self) -> None:
+        """The model's own state and its register hooks: called once, last in `__init__`."""
 
     def set_ack_timeout(self, seconds: float) -> None:
         """How long interrupts wait for the driver's acknowledgement (a `sim --timeout`)."""

@@ -18,20 +18,23 @@ small.
 
 A model reacts to the driver through hooks on its register file:
 `on_read`, `on_write`, `write_1_to_clear` and `read_only`. They fire for
-the driver's accesses that reach the model as bus accesses, `bus_read`
-and `bus_write`, which is where each transport differs:
+the driver's accesses that reach the host, which each transport passes to
+`bus_read` and `bus_write`. What a transport can intercept:
 
-- PCI (`simulators/pci/`): every config and MMIO access of the driver is a
-  message to the backend, which applies it with `bus_read`/`bus_write`.
-  Every hook fires, for every access, in order.
-- iomem (`simulators/attach.py`): the guest maps the same file and its
-  loads and stores never leave the guest. No hook fires for them: the
-  model sees the driver's writes only as values it finds when it looks,
-  read-only registers are not protected, and write-1-to-clear is the
-  driver's convention instead (it acknowledges by clearing the bits
-  itself, `uh_iomem_clear16()`, which leaves the register as a
-  write-1-to-clear would). Write hooks fire for what the model is told of
-  and passes to `bus_write` (a host-side stand-in for a driver, in tests).
+- PCI (`simulators/pci/`): everything. Every config and MMIO access of the
+  driver is a message to the backend, which applies it with
+  `bus_read`/`bus_write`: every hook fires, for every access, in order.
+- iomem (`simulators/attach.py`): nothing of the driver's accesses. The
+  guest maps the same file and its loads and stores never leave the
+  guest, so no hook fires for them: the model sees the driver's writes
+  only as values it finds when it looks (the level interrupt polls for
+  acknowledgements), a read-only register is not protected from the
+  driver, and instead of writing 1s to clear status bits the driver
+  clears them itself (`uh_iomem_clear16()`), which leaves the register as
+  a write-1-to-clear would. The only messages from an iomem driver are
+  datagrams that wake a model up (the FPGA's doorbell), not accesses.
+  Hooks still fire for `bus_write`s made on the host, such as a Python
+  stand-in for the driver in a test.
 
 The model's own accesses (`read`, `write`, `set_bits`...) never fire
 hooks: hooks are the device's answer to the driver.

@@ -45,10 +45,9 @@ import struct
 import time
 from dataclasses import dataclass
 
-from ..device import DeviceModel, Dma
+from ..device import DeviceModel
 from ..errors import SimulatorError
-from ..irq import DEFAULT_RESEND_INTERVAL, DEFAULT_TIMEOUT, Interrupt, InterruptRegisters
-from ..regfile import RegisterFile
+from ..irq import InterruptRegisters
 from .phy import Phy
 from .regs import MAC_REGISTERS, SPEED_BITS, ChipCmd, Intr, PhyStatus
 
@@ -103,18 +102,7 @@ class Rtl8111(DeviceModel):
 
     interrupt_registers = InterruptRegisters("IntrStatus", "IntrMask")
 
-    def __init__(
-        self,
-        regs: RegisterFile,
-        irq: Interrupt | None,
-        *,
-        dma: Dma | None = None,
-        ack_timeout: float = DEFAULT_TIMEOUT,
-        resend_interval: float = DEFAULT_RESEND_INTERVAL,
-    ) -> None:
-        super().__init__(
-            regs, irq, dma=dma, ack_timeout=ack_timeout, resend_interval=resend_interval
-        )
+    def setup(self) -> None:
         self.phy = Phy(self.link_state)
         self.ephy: dict[int, int] = {}
         self.csi: dict[int, int] = {}
