@@ -42,10 +42,11 @@ class DeviceModel:
     interrupt counts as delivered once the driver acknowledges it, within
     `ack_timeout` seconds, re-sent every `resend_interval` on a transport
     that needs it. Subclasses name their interrupt's registers in
-    `interrupt_registers`; `interrupt` is that `LevelInterrupt`.
+    `interrupt_registers`; `interrupt` is that `LevelInterrupt`. A device
+    without an interrupt leaves `interrupt_registers` None.
     """
 
-    interrupt_registers: ClassVar[InterruptRegisters]
+    interrupt_registers: ClassVar[InterruptRegisters | None] = None
 
     def __init__(
         self,
@@ -61,10 +62,17 @@ class DeviceModel:
         self.dma = dma
         self.ack_timeout = ack_timeout
         self.resend_interval = resend_interval
-        self.interrupt = LevelInterrupt(
-            regs, irq, self.interrupt_registers, resend_interval=resend_interval
+        where = self.interrupt_registers
+        self._interrupt = (
+            LevelInterrupt(regs, irq, where, resend_interval=resend_interval) if where else None
         )
         self.setup()
+
+    @property
+    def interrupt(self) -> LevelInterrupt:
+        if self._interrupt is None:
+            raise SimulatorError(f"{type(self).__name__} has no interrupt_registers: no interrupt")
+        return self._interrupt
 
     def setup(self) -> None:
         """The model's own state and its register hooks: called once, last in `__init__`."""

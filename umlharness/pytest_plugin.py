@@ -16,6 +16,7 @@ environment, then the ini file.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,8 @@ from typing import Any
 
 import pytest
 
-from simulators.attach import attach
-from simulators.rtl8111.model import Rtl8111
-from simulators.rtl8111.regs import RTL8111
+from simulators.devices import Device, devices
+from simulators.handle import open_model
 from umlharness_shared import registry
 
 from . import paths, validate
@@ -243,23 +243,36 @@ def uml(request: pytest.FixtureRequest, uml_boot: BootFactory) -> Instance:
     return uml_boot(**kwargs)
 
 
-@pytest.fixture
-def rtl8111(uml: Instance) -> Iterator[Any]:
-    """The `uml` guest's RTL8111 model: its `mock` region, or else its PCI rtl8111.
+def _model_fixture(device: Device[Any]) -> Any:
+    """A fixture named after `device`: the `uml` guest's model of it, over the
+    device's iomem region if the guest has it, else over its PCI device."""
 
-    Mark the test with `@pytest.mark.uml(iomem=["mock"])` (uh_rtl8111, through
-    autoload) or `@pytest.mark.uml(pci=["rtl8111"])` (the kernel's r8169); the
-    model answers the same calls either way.
-    """
-    if "mock" not in uml.iomem_files:
-        slots = [b.slot for b in uml.pci if b.spec.model == "rtl8111"]
-        if not slots:
-            raise HarnessError("the rtl8111 fixture needs iomem=['mock'] or pci=['rtl8111']")
-        with uml.pci_model(slots[0]) as remote:
-            yield remote.nic
+    def model(uml: Instance) -> Iterator[Any]:
+        with open_model(device, umid=uml.umid) as handle, handle.explain():
+            yield handle.model
+
+    where = [f"iomem=[{device.region!r}]"] if device.region else []
+    where += [f"pci=[{device.name!r}]"] if device.pci_model else []
+    model.__doc__ = (
+        f"The `uml` guest's {device.label} model; mark the test with "
+        f"@pytest.mark.uml({' or '.join(where)})."
+    )
+    return pytest.fixture(name=device.name)(model)
+
+
+def _register_device_fixtures() -> None:
+    """One fixture per registered device that has a model (simulators.devices)."""
+    try:
+        registered = devices()
+    except HarnessError as error:  # a broken device package must not break pytest
+        warnings.warn(f"umlharness: no device fixtures: {error}", stacklevel=1)
         return
-    with attach(RTL8111, umid=uml.umid, region="mock", device="RTL8111") as device:
-        yield Rtl8111(device.regs, device.irq)
+    for device in registered.values():
+        if device.fixture and device.model is not None:
+            globals()[f"_device_fixture_{device.name}"] = _model_fixture(device)
+
+
+_register_device_fixtures()
 
 
 _BOOTED = pytest.StashKey[_Booted]()

@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from ..cli_options import instance_options
 from ..errors import SimulatorError
 from . import icd
 from .device import MAX_FPGAS, open_fpga
@@ -43,18 +44,8 @@ def device_options(func: F) -> F:
             metavar="N",
             help="The FPGA: iomem region fpgaN.",
         ),
-        click.option("--umid", metavar="ID", help="The instance (default: the only running one)."),
-        click.option(
-            "--iomem",
-            type=click.Path(path_type=Path, dir_okay=False),
-            metavar="FILE",
-            help="The FPGA's iomem file, bypassing the instance registry.",
-        ),
-        click.option(
-            "--irq",
-            type=click.Path(path_type=Path, dir_okay=False),
-            metavar="SOCKET",
-            help="The driver's interrupt socket (with --iomem); the doorbell is SOCKET-doorbell.",
+        *instance_options(
+            "The driver's interrupt socket (with --iomem); the doorbell is SOCKET-doorbell."
         ),
     ]
     decorated: Callable[..., Any] = func
@@ -234,3 +225,6 @@ def status(
     """Print the device's state, rings and counters."""
     with open_fpga(index, umid=umid, iomem=iomem, irq=irq, doorbell=False) as device:
         click.echo(device.regs.dump() if registers else device.describe())
+
+
+COMMANDS = [fpga]

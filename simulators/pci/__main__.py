@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         trace = TraceWriter(args.trace, name, function.options(), args.slot) if args.trace else None
         spin = max(0.0, args.spin_us) / 1e6
         with Backend(function, args.socket, trace=trace, spin=spin) as backend:
-            control = ControlServer(args.control, lambda: function) if args.control else None
+            control = ControlServer(args.control, lambda: function.chip) if args.control else None
             print(READY, flush=True)
             try:
                 backend.accept(args.accept_timeout)

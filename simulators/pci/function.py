@@ -51,6 +51,12 @@ class PciFunction:
     #: Model name as `--pci NAME` spells it; subclasses set it.
     name = "pci"
 
+    @property
+    def chip(self) -> object:
+        """The device model the control socket serves (what `sim` and fixtures call):
+        this function itself, or the chip model a PCI adapter wraps."""
+        return self
+
     def __init__(
         self,
         ident: PciId,

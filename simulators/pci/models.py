@@ -1,8 +1,9 @@
 """The PCI device models `--pci NAME[,key=value...]` can name.
 
-NAME is one of the models here, or `package.module:Class` for a model of
-your own (a `PciFunction` subclass importable by the backend's Python);
-the options are its constructor's keyword arguments, all strings.
+NAME is a registered device that PCI can serve (`Device.pci_function`, see
+simulators/devices.py), or `package.module:Class` for a model of your own (a
+`PciFunction` subclass importable by the backend's Python); the options are
+its constructor's keyword arguments, all strings.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import traceback
 from collections.abc import Callable
 from typing import cast
 
+from ..devices import devices
 from ..errors import SimulatorError
 from .function import PciFunction
 
-#: Model name -> "module:class", imported only when the model is used.
-MODELS: dict[str, str] = {
-    "rtl8111": "simulators.rtl8111.pci:Rtl8111Pci",
-    "pcitest": "simulators.pcitest.model:PciTest",
-}
+
+def registered() -> dict[str, str]:
+    """Model name -> "module:Class" of every registered device PCI can serve
+    (simulators.devices); each is imported only when it is used."""
+    return {d.name: d.pci_function for d in devices().values() if d.pci_function}
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
@@ -44,10 +46,11 @@ def model_class(name: str, options: dict[str, str]) -> Callable[..., PciFunction
     Cheap enough for the harness to check a `--pci` spec before a boot; the
     model is built (and its constructor run) only in its backend process.
     """
-    where = MODELS.get(name) or (name if ":" in name else None)
+    known = registered()
+    where = known.get(name) or (name if ":" in name else None)
     if where is None:
         raise SimulatorError(
-            f"no PCI model {name!r}; models: {', '.join(sorted(MODELS))}, "
+            f"no PCI model {name!r}; models: {', '.join(sorted(known))}, "
             "or your own as package.module:Class"
         )
     module, _, attribute = where.partition(":")

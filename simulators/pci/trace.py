@@ -24,7 +24,7 @@ from ..closing import Closing
 from ..errors import SimulatorError
 from .bars import RegisterBar
 from .function import PciFunction
-from .models import MODELS
+from .models import registered
 from .pcidev import Op
 
 #: What a trace records: virtio_pcidev operations (MSI messages among them).
@@ -172,7 +172,7 @@ def show(
     """
     header, events = read_trace(path)
     model = str(header.get("model"))
-    if model not in MODELS and not import_model:
+    if model not in registered() and not import_model:
         raise SimulatorError(
             f"{path} was recorded from model {model!r}, which is not built in; importing it "
             "runs its code: pass --import-model if you trust it"

@@ -58,6 +58,10 @@ class Rtl8111Pci(PciFunction):
         self.interrupt = self.nic.interrupt
         self.nic.power_on(_parse_mac(mac) if mac else DEFAULT_MAC, link == "up")
 
+    @property
+    def chip(self) -> Rtl8111:
+        return self.nic
+
     def options(self) -> dict[str, str]:
         return dict(self._options)
 

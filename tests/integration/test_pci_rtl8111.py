@@ -76,12 +76,12 @@ def link_messages_reach(vm: Instance, count: int) -> bool:
 def test_link_is_up_at_boot_and_follows_the_model(nic: Instance) -> None:
     assert carrier_is(nic, 1)
     with nic.pci_model() as model:
-        assert model.nic.link_state().up
+        assert model.link_state().up
         for count, up in enumerate((False, True, False, True), start=2):
             if up:
-                model.nic.link_up()
+                model.link_up()
             else:
-                model.nic.link_down()
+                model.link_down()
             assert carrier_is(nic, 1 if up else 0)
             assert link_messages_reach(nic, count)
     assert link_messages(nic) == ["Up", "Down", "Up", "Down", "Up"]
@@ -89,9 +89,9 @@ def test_link_is_up_at_boot_and_follows_the_model(nic: Instance) -> None:
 
 def test_speed_and_duplex_reach_ethtool_settings(nic: Instance) -> None:
     with nic.pci_model() as model:
-        model.nic.link_down()
+        model.link_down()
         assert carrier_is(nic, 0)
-        model.nic.link_up(100, False)
+        model.link_up(100, False)
         assert carrier_is(nic, 1)
     assert wait_for(nic, '[ "$(cat /sys/class/net/eth0/speed)" = 100 ]')
     assert nic.check("cat /sys/class/net/eth0/duplex").strip() == "half"
@@ -142,7 +142,7 @@ def test_rmmod_and_reload(nic: Instance) -> None:
     assert nic.check("cat /sys/class/net/eth0/address").strip() == MAC
     assert carrier_is(nic, 1)
     with nic.pci_model() as model:
-        model.nic.link_down()
+        model.link_down()
     assert carrier_is(nic, 0)
 
 
@@ -152,10 +152,10 @@ def test_two_devices_at_once(artifacts: Artifacts) -> None:
         addresses = vm.check("cat /sys/class/net/eth*/address").split()
         assert sorted(addresses) == ["02:00:00:00:00:01", "02:00:00:00:00:02"]
         with vm.pci_model("pci1") as second:
-            second.nic.link_up()
+            second.link_up()
         assert wait_for(vm, '[ "$(cat /sys/class/net/eth*/carrier | sort -u)" = 1 ]')
         with vm.pci_model("pci0") as first:
-            first.nic.link_down()
+            first.link_down()
         assert wait_for(vm, '[ "$(cat /sys/class/net/eth*/carrier | tr -d "\\n")" != 11 ]')
 
 
@@ -181,7 +181,7 @@ def test_trace_names_registers(artifacts: Artifacts, tmp_path: Path) -> None:
     trace = tmp_path / "r8169.trace"
     with boot(artifacts, "rtl8111", trace=trace) as vm:
         with vm.pci_model() as model:
-            model.nic.link_down()
+            model.link_down()
         assert carrier_is(vm, 0)
     shown = subprocess.run(
         [UMLHARNESS, "trace", str(trace)], capture_output=True, text=True, timeout=60

@@ -1,0 +1,107 @@
+"""The devices `sim` and the pytest plugin know, each declared once and found through entry points.
+
+A device package declares a `Device` and names it in the entry-point group
+`umlharness.devices` of its own pyproject.toml:
+
+    [project.entry-points."umlharness.devices"]
+    mysensor = "mysensor.device:DEVICE"
+
+Installing the package is all it takes: `sim mysensor ...` appears, and the
+pytest plugin offers a fixture called `mysensor` that yields the model of a
+booted guest's device. This project's own devices are registered the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+import click
+
+from .device import DeviceModel
+from .errors import SimulatorError
+
+ENTRY_POINT_GROUP = "umlharness.devices"
+
+M = TypeVar("M", bound=DeviceModel)
+
+
+@dataclass(frozen=True)
+class Device(Generic[M]):
+    """Everything the harness needs to know of one device, in one place."""
+
+    #: What `open_model`, `--pci NAME`, the pytest fixture and `sim` call it.
+    name: str
+    #: How messages and register dumps name it ("RTL8111"); default: `name`.
+    title: str = ""
+    #: The register map, a construct Struct (None if the device has none of its own).
+    layout: Any = None
+    #: The chip's model, built over the register file and interrupt line.
+    model: type[M] | None = None
+    #: The iomem region its driver declares (MODULE_ALIAS("iomem:NAME")).
+    region: str | None = None
+    #: "module:Class" of its PciFunction when PCI can serve it (`--pci NAME`).
+    pci_function: str | None = None
+    #: "module:attribute" of its `sim` commands (a list of click groups or commands),
+    #: imported only by `sim`; that module may import this declaration.
+    commands: str | None = None
+    #: Whether the pytest plugin offers a fixture called `name` (it needs `model`).
+    fixture: bool = True
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+    @property
+    def transports(self) -> tuple[str, ...]:
+        return (*(("iomem",) if self.region else ()), *(("pci",) if self.pci_function else ()))
+
+    def load_commands(self) -> Sequence[click.Command]:
+        if self.commands is None:
+            return ()
+        module, _, attribute = self.commands.partition(":")
+        try:
+            found = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as error:
+            raise SimulatorError(
+                f"device {self.name}: cannot import its commands ({error})"
+            ) from None
+        if not all(isinstance(command, click.Command) for command in found):
+            raise SimulatorError(f"device {self.name}: {self.commands} is not a list of commands")
+        return list(found)
+
+    @property
+    def pci_model(self) -> str | None:
+        """Its name in `--pci` if PCI can serve it."""
+        return self.name if self.pci_function else None
+
+
+@functools.cache
+def devices() -> dict[str, Device[Any]]:
+    """Every registered device by name (read once per process)."""
+    found: dict[str, Device[Any]] = {}
+    for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+        try:
+            device = point.load()
+        except Exception as error:  # a broken package must not take `sim` down
+            raise SimulatorError(
+                f"device {point.name} ({point.value}) cannot be loaded: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        if not isinstance(device, Device):
+            raise SimulatorError(f"entry point {point.name} ({point.value}) is not a Device")
+        if device.name in found:
+            raise SimulatorError(f"two packages register a device called {device.name}")
+        found[device.name] = device
+    return found
+
+
+def device(name: str) -> Device[Any]:
+    known = devices()
+    if name not in known:
+        raise SimulatorError(f"no device {name!r}; devices: {', '.join(sorted(known)) or 'none'}")
+    return known[name]
