@@ -9,7 +9,6 @@ or for tests.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from umlharness_shared import registry
+from umlharness_shared.iomemfile import check_register_file
 from umlharness_shared.registry import InstanceInfo
 
 from .closing import Closing
@@ -112,15 +112,7 @@ def pci_control(
 
 def map_iomem(path: Path) -> np.memmap[Any, np.dtype[np.uint8]]:
     """The whole iomem file, mapped shared and writable, so guest and simulator see one memory."""
-    if not path.exists():
-        raise SimulatorError(f"iomem file {path} does not exist")
-    if not path.is_file():
-        raise SimulatorError(f"iomem file {path} is not a regular file")
-    if not os.access(path, os.R_OK | os.W_OK):
-        raise SimulatorError(f"iomem file {path} is not readable and writable")
-    if path.stat().st_size == 0:
-        raise SimulatorError(f"iomem file {path} is empty")
-    return np.memmap(path, dtype=np.uint8, mode="r+")
+    return np.memmap(check_register_file(path, SimulatorError), dtype=np.uint8, mode="r+")
 
 
 @dataclass

@@ -8,6 +8,7 @@ for the same things at the same moments, and knows nothing else of them:
     kernel_args()     what UML's command line needs
     check()           while the guest runs: raise if the attachment's peer died
     before_poweroff() shell commands the guest must run before it powers off
+    guest_stopping()  the guest is powering off: its end is no failure now
     stop()            after UML is gone
     keep(dir, moved)  copy what is worth keeping of a run (logs, register
                       snapshots) into dir; `moved`: the instance directory
@@ -42,6 +43,7 @@ class Attachment(Protocol):
     def kernel_args(self) -> list[str]: ...
     def check(self) -> None: ...
     def before_poweroff(self) -> list[str]: ...
+    def guest_stopping(self) -> None: ...
     def stop(self) -> None: ...
     def keep(self, target: Path, moved: bool) -> None: ...
 
@@ -83,6 +85,9 @@ class IomemRegion:
     def before_poweroff(self) -> list[str]:
         return []
 
+    def guest_stopping(self) -> None:
+        pass
+
     def stop(self) -> None:
         pass
 
@@ -117,11 +122,14 @@ class PciDevice:
             return
         status = self.backend.exited()
         if status is not None:
-            self.backend.stopping = True
+            self.backend.expect_exit()  # reported once
             raise self.backend.died_error(status)
 
     def before_poweroff(self) -> list[str]:
         return [UNBIND_PCI_DRIVERS]
+
+    def guest_stopping(self) -> None:
+        self.backend.expect_exit()
 
     def stop(self) -> None:
         self.backend.stop()

@@ -309,8 +309,8 @@ class Instance:
         for command in commands:
             if self.alive:
                 self.run(command, timeout=timeout)
-        for backend in self.pci:
-            backend.stopping = True  # it ends with the guest now, as it should
+        for attachment in self.attachments:
+            attachment.guest_stopping()
         if self.alive and self._child is not None:
             try:
                 self._child.sendline("poweroff -f")

@@ -8,10 +8,11 @@ file the user names is used as it is.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from umlharness_shared.iomemfile import check_register_file
 
 from .errors import HarnessError
 
@@ -72,14 +73,7 @@ class IomemSpec:
             with path.open("wb") as handle:
                 handle.truncate(self.size)
             return path
-        path = self.file.resolve()
-        if not path.is_file():
-            raise HarnessError(f"iomem file {self.file} does not exist or is not a regular file")
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise HarnessError(f"iomem file {self.file} is not readable and writable")
-        if path.stat().st_size == 0:
-            raise HarnessError(f"iomem file {self.file} is empty")
-        return path
+        return check_register_file(self.file)
 
 
 def region_size(file_size: int) -> int:

@@ -170,6 +170,10 @@ class PciBackend:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def expect_exit(self) -> None:
+        """From now on the backend's end is expected (the guest powers off), no failure."""
+        self.stopping = True
+
     def stop(self, timeout: float = 3.0) -> None:
         """End the backend: after UML has gone it exits by itself; else SIGTERM, then SIGKILL."""
         self.stopping = True
