@@ -11,11 +11,12 @@ from .errors import (
     GuestExited,
     HarnessError,
 )
-from .instance import BootRequest, Instance, RunResult, booted
+from .instance import BootRequest, Instance, booted
 from .interrupts import InterruptCount
 from .iomem import IomemSpec
 from .kernel import Kernel, KernelRequest, build_kernel
 from .pci import PciSpec
+from .shell import RunResult
 
 __all__ = [
     "ArtifactRequest",

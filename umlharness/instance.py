@@ -15,7 +15,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +32,7 @@ from umlharness_shared.watchdog import Watchdog
 from . import paths, validate
 from .attachments import Attachment, IomemRegion, PciDevice
 from .attachments import plan as plan_attachments
-from .console import KernelLog, read_marker_line, spawn_uml
+from .console import KernelLog, spawn_uml
 from .crash import extract_trace, trace_complete
 from .errors import BootTimeout, GuestCrashed, GuestError, GuestExited, HarnessError
 from .interrupts import InterruptCount, parse_interrupts
@@ -42,26 +41,14 @@ from .kernel import Kernel
 from .paths import private_copy, private_dir
 from .pci import PciBackend, PciSpec, check_pci_count
 from .rootfs import Rootfs
+from .shell import GuestShell, RunResult, check_result
 from .tmpdir import uml_temp_dir
 
 READY_MARKER = "UMLHARNESS-READY"
 DEFAULT_MEM = "128M"
 LOOPS_PER_JIFFY = 20_000_000
-#: How often a wait looks at the kernel log for a crash.
-POLL_SECONDS = 0.05
 #: How long to wait for the rest of a crash trace once its first line is seen.
 TRACE_GRACE_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class RunResult:
-    command: str
-    exit_code: int
-    output: str
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0
 
 
 @dataclass(frozen=True)
@@ -128,7 +115,7 @@ class Instance:
         self.devices: list[PciDevice] = []
         self._child: pexpect.spawn | None = None
         self._klog: KernelLog | None = None
-        self._token = 0
+        self._shell: GuestShell | None = None
         self._closed = False
         # Torn down even if this object is dropped without shutdown(), or at exit.
         self._teardown = _Teardown(self.dir)
@@ -232,9 +219,10 @@ class Instance:
             kernel_echo=request.kernel_echo,
         )
         self._teardown.child, self._teardown.klog = self._child, self._klog
+        self._shell = GuestShell(self._child, lambda: self.console_log, self._raise_if_crashed)
         uml = ProcessId.of(self._child.pid)
         if uml is None:
-            raise self._exited_error("the guest exited as it started")
+            raise self.shell.exited_error("the guest exited as it started")
         watchdog.watch_group(uml, registry.uml_needle(self.umid))
         registry.record(
             self.dir,
@@ -243,7 +231,7 @@ class Instance:
             umid_dir=str(self.umid_dir),
             pci=[device.record for device in self.devices],
         )
-        self._expect_console([re.escape(READY_MARKER)], request.boot_timeout, "boot")
+        self.shell.expect_console([re.escape(READY_MARKER)], request.boot_timeout, "boot")
 
     def _check_iomem_files_free(self) -> None:
         """A register file is one device: two guests mapping it would share its registers."""
@@ -291,15 +279,58 @@ class Instance:
         """The model of PCI device `slot`, run in its backend: `vm.pci_model().link_down()`."""
         return RemoteModel(self.pci_control(slot))
 
-    def prepare_shell(self) -> None:
-        """Make the console a clean channel for run(): no echo, no prompt, output as written.
+    # -- the console (umlharness/shell.py) ----------------------------------------------
 
-        Without -opost the tty puts a carriage return before every newline,
-        which run() would have to take out again, and each one is a write of
-        its own in UML's console driver: line output is six times slower.
+    @property
+    def shell(self) -> GuestShell:
+        """The guest's shell on the console: how commands run and text is waited for."""
+        if self._shell is None:
+            raise GuestExited("the guest has not started")
+        return self._shell
+
+    def run(self, command: str, timeout: float | None = None) -> RunResult:
+        """Run a shell command in the guest; return its exit code and output.
+
+        It may take `timeout` seconds (default: the request's command_timeout).
+
+        The command runs in a subshell, so `exit 3` ends only the command;
+        changes to the current directory or variables do not carry over
+        (chain them: `cd /sys && ls`). stdin is /dev/null and stderr is merged
+        into the output.
         """
-        self._send("stty -echo -opost; export PS1='' PS2=''")
-        self._sync(timeout=10)
+        result = self.shell.run(
+            command, self.request.command_timeout if timeout is None else timeout
+        )
+        # What the command made the kernel print (a WARN, say) counts as part of it.
+        assert self._klog is not None
+        self._klog.settle()
+        self._raise_if_crashed()
+        return result
+
+    def check(self, command: str, timeout: float | None = None) -> str:
+        """run() that raises GuestError if the command fails; returns its output."""
+        return check_result(self.run(command, timeout))
+
+    def expect(self, pattern: str, timeout: float = 10.0) -> str:
+        """Wait for regex `pattern` on the console; return the text that matched."""
+        return self.shell.expect(pattern, timeout)
+
+    def console_tail(self, lines: int = 25) -> str:
+        return self.shell.tail(lines) if self._shell is not None else ""
+
+    def prepare_shell(self) -> None:
+        self.shell.prepare()
+
+    def prepare_interactive(self) -> None:
+        self.shell.prepare_interactive()
+
+    def interact(self, escape_character: str = "\x1d") -> None:
+        """Hand the console to the user's terminal until the escape key (Ctrl-]) is pressed."""
+        self.shell.interact(escape_character)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the guest exits (or `timeout`); raise on a crash or a kill."""
+        self.shell.wait(timeout)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Power the guest off; kill it if it does not go in `timeout` seconds."""
@@ -358,89 +389,6 @@ class Instance:
 
     # -- the console ------------------------------------------------------------------
 
-    def _send(self, line: str) -> None:
-        if not self.alive or self._child is None:
-            raise self._exited_error("the guest is not running")
-        self._child.sendline(line)
-
-    def _next_token(self) -> str:
-        self._token += 1
-        return f"{self._token}x{secrets.token_hex(3)}"
-
-    def _sync(self, timeout: float) -> None:
-        token = self._next_token()
-        # The shell expands $((...)); an echo of the command line could not match.
-        self._send(f"echo UMLH-SYNC-$((40+2))-{token}")
-        self._expect_line(f"UMLH-SYNC-42-{token}", timeout, "the guest's shell")
-
-    def _expect_console(
-        self, patterns: list[str], timeout: float, what: str, nudge: bool = False
-    ) -> int:
-        """Expect one of `patterns` on the console, watching the kernel log for crashes.
-
-        With `nudge` (only once booted), UML is nudged whenever the console is silent.
-        """
-        assert self._child is not None
-        deadline = time.monotonic() + timeout
-        compiled = self._child.compile_pattern_list([*patterns, pexpect.EOF, pexpect.TIMEOUT])
-        while True:
-            self._raise_if_crashed()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._no_answer_error(what, timeout)
-            index: int = self._child.expect_list(compiled, timeout=min(POLL_SECONDS, remaining))
-            if index < len(patterns):
-                return index
-            if index == len(patterns):  # EOF: UML is gone
-                raise self._gone_error(what)
-            if nudge:
-                self._nudge()
-
-    def _expect_line(self, marker: str, timeout: float, what: str) -> tuple[str, str]:
-        """Wait for `marker` and the rest of its line: (console text before it, rest of line).
-
-        Unlike _expect_console, in time linear in the text read (a command's output).
-        """
-        assert self._child is not None
-        try:
-            return read_marker_line(
-                self._child, marker, timeout, self._raise_if_crashed, POLL_SECONDS, self._nudge
-            )
-        except pexpect.TIMEOUT:
-            raise self._no_answer_error(what, timeout) from None
-        except pexpect.EOF:
-            raise self._gone_error(what) from None
-
-    def _nudge(self) -> None:
-        """Make UML look at its host descriptors, as a SIGIO from the console pty would.
-
-        UML hears that the pty has room again only from a SIGIO, which the host
-        sends once after a short write, at the next wake-up; if the pty is
-        still full when UML looks (its epoll is edge-triggered), that wake-up
-        is lost, and the guest's output waits in UML's line buffer for some
-        other interrupt: seconds, or for ever. Only called once the guest has
-        booted: before UML sets its handler, SIGIO would kill it.
-        """
-        # Once pexpect has reaped UML (terminated), its pid may be another process's.
-        if self._child is not None and not self._child.terminated:
-            with suppress(ProcessLookupError):
-                os.kill(self._child.pid, signal.SIGIO)
-
-    def _no_answer_error(self, what: str, timeout: float) -> BootTimeout:
-        return BootTimeout(
-            f"{what}: no answer within {timeout:.3g}s",
-            console_tail=self.console_tail(),
-            log=self.console_log,
-        )
-
-    def _gone_error(self, what: str) -> GuestExited:
-        """UML has closed the console: a crash if the kernel log shows one, else an exit."""
-        self._raise_if_crashed(wait_for_log=True)
-        return self._exited_error(f"{what}: the guest exited")
-
-    def _exited_error(self, message: str) -> GuestExited:
-        return GuestExited(message, console_tail=self.console_tail(), log=self.console_log)
-
     def _raise_if_crashed(self, wait_for_log: bool = False) -> None:
         self._raise_if_attachment_failed()
         klog = self._klog
@@ -473,20 +421,6 @@ class Instance:
             return None
         return CrashReport(klog.crash.kind, extract_trace(klog.text, klog.crash))
 
-    def console_tail(self, lines: int = 25) -> str:
-        text = ""
-        if self._child is not None:
-            text = self._child.before if isinstance(self._child.before, str) else ""
-        with suppress(OSError):
-            text = self.console_log.read_text(errors="replace")
-        return "\n".join(text.replace("\r\n", "\n").splitlines()[-lines:])
-
-    def expect(self, pattern: str, timeout: float = 10.0) -> str:
-        """Wait for regex `pattern` on the console; return the text that matched."""
-        self._expect_console([pattern], timeout, f"expect {pattern!r}", nudge=True)
-        assert self._child is not None
-        return str(self._child.after)
-
     def expect_kernel(self, pattern: str, timeout: float = 10.0) -> str:
         """Wait for regex `pattern` in the kernel log; return the matching line."""
         assert self._klog is not None
@@ -516,100 +450,11 @@ class Instance:
 
     # -- commands ---------------------------------------------------------------------
 
-    def run(self, command: str, timeout: float | None = None) -> RunResult:
-        """Run a shell command in the guest; return its exit code and output.
-
-        It may take `timeout` seconds (default: the request's command_timeout).
-
-        The command runs in a subshell, so `exit 3` ends only the command;
-        changes to the current directory or variables do not carry over
-        (chain them: `cd /sys && ls`). stdin is /dev/null and stderr is merged
-        into the output.
-        """
-        if not self._shell_ready:
-            self.prepare_shell()
-        token = self._next_token()
-        # One write: the markers around the command come from the shell itself, and the
-        # command's stdin is /dev/null, so it cannot swallow the lines after it.
-        self._send(
-            f"echo UMLH-BEGIN-{token}\n"
-            f"( {command}\n) </dev/null 2>&1\n"
-            f"printf '\\nUMLH-END-{token}-%d\\n' $?"
-        )
-        what = f"run {command!r}"
-        if timeout is None:
-            timeout = self.request.command_timeout
-        started = time.monotonic()
-        self._expect_line(f"UMLH-BEGIN-{token}", timeout, what)
-        remaining = max(timeout - (time.monotonic() - started), POLL_SECONDS)
-        # The newline is printf's: the marker starts a line even after output without one.
-        output, status = self._expect_line(f"\nUMLH-END-{token}-", remaining, what)
-        exit_code = int(status)
-        # What the command made the kernel print (a WARN, say) counts as part of it.
-        assert self._klog is not None
-        self._klog.settle()
-        self._raise_if_crashed()
-        return RunResult(command, exit_code, output)
-
-    @property
-    def _shell_ready(self) -> bool:
-        return self._token > 0
-
-    def check(self, command: str, timeout: float | None = None) -> str:
-        """run() that raises GuestError if the command fails; returns its output."""
-        result = self.run(command, timeout)
-        if not result.ok:
-            raise GuestError(f"{command!r} exited {result.exit_code}", console_tail=result.output)
-        return result.output
-
     def dmesg(self) -> str:
         return self.check("dmesg")
 
     def interrupts(self) -> list[InterruptCount]:
         return parse_interrupts(self.check("cat /proc/interrupts"))
-
-    def prepare_interactive(self) -> None:
-        """Give the console back its echo, output processing and prompt, for a person."""
-        self._send("stty echo opost; . /etc/profile")
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until the guest exits (or `timeout`); raise on a crash."""
-        assert self._child is not None
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._child.isalive():
-            self._raise_if_crashed()
-            if deadline is not None and time.monotonic() > deadline:
-                raise BootTimeout(
-                    f"the guest still runs after {timeout:g}s",
-                    console_tail=self.console_tail(),
-                    log=self.console_log,
-                )
-            try:
-                self._child.expect(pexpect.EOF, timeout=0.2)
-            except pexpect.TIMEOUT:
-                continue
-        self._raise_if_crashed(wait_for_log=True)
-        self._raise_if_killed()
-
-    def _raise_if_killed(self) -> None:
-        """A guest that ended other than by powering off (killed, say) is an error."""
-        child = self._child
-        if child is None or child.isalive():
-            return
-        if child.signalstatus is not None:
-            name = signal.Signals(child.signalstatus).name
-            raise self._exited_error(f"the guest's UML process was killed by {name}")
-        if child.exitstatus:
-            raise self._exited_error(
-                f"the guest's UML process exited with status {child.exitstatus}"
-            )
-
-    def interact(self, escape_character: str = "\x1d") -> None:
-        """Hand the console to the user's terminal until the escape key (Ctrl-]) is pressed."""
-        assert self._child is not None
-        self._child.logfile_read = None
-        self._child.interact(escape_character=escape_character)
-        self._raise_if_killed()
 
 
 #: Logs of failed instances kept under the cache; older ones are removed.
