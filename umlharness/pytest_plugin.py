@@ -227,12 +227,18 @@ def uml_boot(
 
     failed = _test_failed(request.node)
     for instance in booted.instances:
-        if failed or uml_settings.keep:
-            _save_artefacts(instance, tmp_path / "uml" / instance.umid, request.node)
+        target = tmp_path / "uml" / instance.umid
+        kept = failed or uml_settings.keep
+        if kept:
+            _save_artefacts(instance, target, request.node)
         if instance.alive:
             instance.shutdown(timeout=5)
         else:
             instance.kill()
+        # The kernel log is read to its end now: a crash that came after the
+        # test's body (while the guest powered off, say) fails the test too.
+        if not kept and instance.crash_report() is not None:
+            _save_artefacts(instance, target, request.node)
 
 
 @pytest.fixture
@@ -275,6 +281,19 @@ def _register_device_fixtures() -> None:
 _register_device_fixtures()
 
 
+def _fail_on_late_crash(report: pytest.TestReport, booted: _Booted) -> None:
+    """Fail a test whose guest crashed after its body was checked (seen at teardown)."""
+    for instance in booted.instances:
+        crash = instance.crash_report()
+        if crash is not None:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"guest kernel {crash.kind} in {instance.umid} after the test's body "
+                f"(found at teardown):\n{crash.trace}"
+            )
+            return
+
+
 _BOOTED = pytest.StashKey[_Booted]()
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
@@ -298,9 +317,17 @@ def _save_artefacts(instance: Instance, target: Path, item: pytest.Item) -> None
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report: pytest.TestReport = yield
-    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    reports = item.stash.setdefault(_REPORTS, {})
+    reports[report.when] = report
     booted = item.stash.get(_BOOTED, None)
-    if booted is None or report.when != "call":
+    if booted is None:
+        return report
+    if report.when == "teardown":
+        call_report = reports.get("call")
+        if call_report is not None and call_report.passed:
+            _fail_on_late_crash(report, booted)
+        return report
+    if report.when != "call":
         return report
     # A crash the test did not trip over (a WARN while it checked something else)
     # still fails it; one it did trip over already carries its trace.

@@ -215,3 +215,19 @@ def test_kasan_catches_use_after_free(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1, failed=1)
     output = result.stdout.str()
     assert "KASAN report" in output and "use-after-free" in output and "uh_kasan_uaf" in output
+
+
+def test_a_crash_while_the_guest_powers_off_fails_the_test(pytester: pytest.Pytester) -> None:
+    """The body passes; the driver's reboot notifier WARNs during teardown's poweroff."""
+    pytester.makepyfile(
+        """
+        def test_loads_a_driver_that_warns_at_poweroff(uml):
+            uml.check("modprobe uh_poweroff_warn")
+        """
+    )
+    result = run(pytester, "-rA", f"--basetemp={pytester.path / 'tmp'}")
+    result.assert_outcomes(passed=1, errors=1)
+    output = result.stdout.str()
+    assert "after the test's body (found at teardown)" in output
+    assert "uh_poweroff_warn: deliberate warning at poweroff" in output
+    assert list((pytester.path / "tmp").rglob("uml/uh-*/dmesg.txt"))
