@@ -27,7 +27,7 @@ from umlharness_shared.sockets import check_socket_path
 
 from .iomem import IomemSpec
 from .paths import private_copy
-from .pci import PciBackend, PciSpec, plan_backends
+from .pci import PciBackend, PciModelError, PciSpec, plan_backends
 
 #: Unbind PCI drivers while the guest runs normally: UML's halt path removes
 #: virt-pci devices with timers stopped, and r8169's close sleeps there for
@@ -118,6 +118,14 @@ class PciDevice:
         return [self.backend.kernel_arg]
 
     def check(self) -> None:
+        error = self.backend.model_error()
+        if error is not None:
+            raise PciModelError(
+                f"PCI model {self.slot} ({self.backend.spec}) raised: {error}; "
+                f"its traceback is in its log",
+                console_tail=self.backend.log_tail(),
+                log=self.backend.log,
+            )
         if self.backend.stopping:
             return
         status = self.backend.exited()

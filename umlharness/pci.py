@@ -21,7 +21,7 @@ from pathlib import Path
 
 from simulators.errors import SimulatorError
 from simulators.pci.models import model_class, parse_spec
-from umlharness_shared.handshake import FAILED, READY
+from umlharness_shared.handshake import FAILED, MODEL_ERROR, READY
 from umlharness_shared.procs import ProcessId
 from umlharness_shared.registry import PciRecord
 from umlharness_shared.sockets import check_socket_path
@@ -57,6 +57,10 @@ class PciBackendDied(GuestError):
     """A device's backend process ended while the guest was using the device."""
 
 
+class PciModelError(GuestError):
+    """A device's model raised while it served the driver's access."""
+
+
 class PciBackendFailed(GuestError):
     """A device's backend could not start: its model refused its options or raised."""
 
@@ -80,6 +84,7 @@ class PciBackend:
             )
         self._process: subprocess.Popen[str] | None = None
         self.stopping = False
+        self._log_seen = 0
 
     @property
     def kernel_arg(self) -> str:
@@ -169,6 +174,22 @@ class PciBackend:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+    def model_error(self) -> str | None:
+        """The first line of a model error its log reported since the last call, if any."""
+        try:
+            with self.log.open("rb") as log:
+                log.seek(self._log_seen)
+                new = log.read()
+        except OSError:
+            return None
+        # Only whole lines count: one still being written is read next time.
+        complete = new[: new.rfind(b"\n") + 1]
+        self._log_seen += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
+            if line.startswith(MODEL_ERROR):
+                return line.removeprefix(MODEL_ERROR).strip()
+        return None
 
     def expect_exit(self) -> None:
         """From now on the backend's end is expected (the guest powers off), no failure."""

@@ -6,3 +6,5 @@ from __future__ import annotations
 READY = "ready"
 #: It could not start: the rest of the line says why (its log has the traceback).
 FAILED = "error:"
+#: In its log: a model raised while it served an access; one line, then the traceback.
+MODEL_ERROR = "model error:"

@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from umlharness_shared.handshake import MODEL_ERROR
 from umlharness_shared.sockets import check_socket_path
 
 from ..closing import Closing
@@ -303,8 +304,12 @@ class Backend(Closing):
         except (ProtocolError, SimulatorError) as error:
             self.log(f"{_describe(out)}: {error}")
             return chain.reply(b"\xff" * chain.in_size)
-        except Exception:  # a bug in a model must not take the device away
-            self.log(f"{_describe(out)} failed:\n{traceback.format_exc()}")
+        except Exception as error:  # a bug in a model must not take the device away...
+            # ...but fails the run: the harness watches the log for this line.
+            self.log(
+                f"{MODEL_ERROR} {_describe(out)}: {type(error).__name__}: {error}\n"
+                f"{traceback.format_exc()}"
+            )
             return chain.reply(b"\xff" * chain.in_size)
         if self.trace is not None:
             data = reply if command.op in (Op.MMIO_READ, Op.CFG_READ) else command.data

@@ -12,7 +12,7 @@ import zlib
 import pytest
 
 from umlharness import Instance
-from umlharness.pci import MAX_DEVICES
+from umlharness.pci import MAX_DEVICES, PciModelError
 
 pytestmark = pytest.mark.slow
 
@@ -141,3 +141,14 @@ def test_as_many_devices_as_virt_pci_takes(uml: Instance) -> None:
     for slot in range(MAX_DEVICES):
         with uml.pci_model(f"pci{slot}") as model:
             assert model.scratch() == slot
+
+
+@pytest.mark.uml(pci=["tests.unit.faulty_model:FaultyPciTest"])
+def test_an_exception_in_a_model_fails_the_run(uml: Instance) -> None:
+    with pytest.raises(PciModelError) as caught:
+        store(uml, "raise_irq", "0")
+    message = str(caught.value)
+    assert "PCI model pci0 (tests.unit.faulty_model:FaultyPciTest) raised:" in message
+    assert "ZeroDivisionError: integer division or modulo by zero" in message
+    assert caught.value.log is not None
+    assert "return new // 0" in caught.value.log.read_text()
