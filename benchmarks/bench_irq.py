@@ -14,9 +14,8 @@ import argparse
 import time
 from typing import Any
 
-from simulators.attach import attach
-from simulators.rtl8111.model import Rtl8111
-from simulators.rtl8111.regs import RTL8111
+from simulators.handle import open_model
+from simulators.rtl8111.device import DEVICE
 from umlharness import BootRequest, Instance, IomemSpec, prepare
 
 from .stats import summary
@@ -30,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     artifacts = prepare()
     request = BootRequest(artifacts.kernel, artifacts.rootfs, iomem=[IomemSpec("mock")])
-    with Instance.boot(request) as vm, attach(RTL8111, umid=vm.umid) as device:
-        nic = Rtl8111(device.regs, device.irq)
+    with Instance.boot(request) as vm, open_model(DEVICE, umid=vm.umid) as handle:
+        nic = handle.model
         before = _handled(vm)
         swint, swint_rate = _measure(nic.software_interrupt, args.interrupts)
         link, link_rate = _measure(lambda: nic.toggle() and 0.0, args.link_changes, timed=True)
