@@ -144,6 +144,23 @@ def _claimant(directory: Path) -> ProcessId | None:
     return ProcessId.from_json(data.get("owner")) if isinstance(data, dict) else None
 
 
+#: A claim whose marker cannot be read is left alone this long (it is not ours to judge).
+UNREADABLE_CLAIM_SECONDS = 60.0
+
+
+def _still_starting(directory: Path) -> bool:
+    """A claimed directory without a record yet: its claimant is alive, or its
+    marker cannot be read and is recent."""
+    claimant = _claimant(directory)
+    if claimant is not None:
+        return claimant.alive()
+    try:
+        age = time.time() - (directory / MARKER).lstat().st_mtime
+    except OSError:
+        return False
+    return age < UNREADABLE_CLAIM_SECONDS
+
+
 def _read(directory: Path) -> InstanceInfo | None:
     try:
         data = json.loads((directory / RECORD).read_text())
@@ -181,13 +198,16 @@ def claim(umid: str) -> Path:
         info = _read(directory)
         if info is not None and info.running() and not info.orphaned:
             raise HarnessError(f"umid {umid} is already in use (pid {info.pid})") from None
-        claimant = _claimant(directory)
-        if info is None and claimant is not None and claimant.alive():
+        if info is None and _still_starting(directory):
             raise HarnessError(f"umid {umid} is already in use (starting)") from None
         reap(directory, info)
         directory.mkdir(mode=0o700)
     marker = {"owner": ProcessId.this().to_json(), "created": time.time()}
-    (directory / MARKER).write_text(json.dumps(marker))
+    # Written whole or not at all: a reaper reading a half-written marker
+    # would take the claim for a dead one and remove the directory under us.
+    tmp = directory / f"{MARKER}.tmp"
+    tmp.write_text(json.dumps(marker))
+    tmp.rename(directory / MARKER)
     return directory
 
 
@@ -245,9 +265,8 @@ def instances(reap_stale: bool = True) -> list[InstanceInfo]:
             continue
         if not reap_stale:
             continue
-        claimant = _claimant(entry)
-        if info is None and claimant is not None and claimant.alive():
-            continue  # still starting
+        if info is None and _still_starting(entry):
+            continue
         reap(entry, info)
     return sorted(found, key=lambda info: info.started)
 

@@ -197,3 +197,15 @@ def _pgid(proc: Path) -> int:
         return os.getpgid(int(proc.name))
     except OSError:
         return -1
+
+
+def test_a_claim_whose_marker_is_being_written_is_not_reaped(run_dir: Path) -> None:
+    """A reaper must not take a half-written marker for a dead claim."""
+    starting = registry.claim("starting")
+    (starting / registry.MARKER).write_text("")  # as another process sees it mid-write
+    assert registry.instances() == []
+    assert starting.is_dir()
+    stale = time.time() - registry.UNREADABLE_CLAIM_SECONDS - 1
+    os.utime(starting / registry.MARKER, (stale, stale))
+    assert registry.instances() == []
+    assert not starting.exists()
