@@ -63,13 +63,7 @@ class Device(Generic[M]):
     def load_commands(self) -> Sequence[click.Command]:
         if self.commands is None:
             return ()
-        module, _, attribute = self.commands.partition(":")
-        try:
-            found = getattr(importlib.import_module(module), attribute)
-        except (ImportError, AttributeError) as error:
-            raise SimulatorError(
-                f"device {self.name}: cannot import its commands ({error})"
-            ) from None
+        found = import_object(self.commands, f"device {self.name}'s commands")
         if not all(isinstance(command, click.Command) for command in found):
             raise SimulatorError(f"device {self.name}: {self.commands} is not a list of commands")
         return list(found)
@@ -78,6 +72,16 @@ class Device(Generic[M]):
     def pci_model(self) -> str | None:
         """Its name in `--pci` if PCI can serve it."""
         return self.name if self.pci_function else None
+
+
+def import_object(where: str, what: str) -> Any:
+    """The object `where` ("package.module:attribute") names; SimulatorError saying `what`
+    could not be imported otherwise."""
+    module, _, attribute = where.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as error:
+        raise SimulatorError(f"{what}: cannot import it ({error})") from None
 
 
 @functools.cache

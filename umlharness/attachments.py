@@ -5,6 +5,7 @@ for the same things at the same moments, and knows nothing else of them:
 
     start(dir)        before UML starts: make files, start backends
     wait_ready(s)     then, all started: wait until each listens
+    watched()         the processes it started, for the instance's watchdog
     kernel_args()     what UML's command line needs
     check()           while the guest runs: raise if the attachment's peer died
     before_poweroff() shell commands the guest must run before it powers off
@@ -19,12 +20,15 @@ and its part of the instance record (`iomem` / `pci`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Protocol
 
-from umlharness_shared.registry import PciRecord
+from umlharness_shared.procs import ProcessId
+from umlharness_shared.registry import InstanceInfo, PciRecord, backend_needle
 from umlharness_shared.sockets import check_socket_path
 
+from .errors import HarnessError
 from .iomem import IomemSpec
 from .paths import private_copy
 from .pci import PciBackend, PciModelError, PciSpec, plan_backends
@@ -40,6 +44,7 @@ UNBIND_PCI_DRIVERS = (
 class Attachment(Protocol):
     def start(self, directory: Path) -> None: ...
     def wait_ready(self, timeout: float) -> None: ...
+    def watched(self) -> list[tuple[ProcessId, bytes]]: ...
     def kernel_args(self) -> list[str]: ...
     def check(self) -> None: ...
     def before_poweroff(self) -> list[str]: ...
@@ -65,6 +70,9 @@ class IomemRegion:
 
     def wait_ready(self, timeout: float) -> None:
         pass
+
+    def watched(self) -> list[tuple[ProcessId, bytes]]:
+        return []
 
     @property
     def path(self) -> Path:
@@ -114,6 +122,12 @@ class PciDevice:
     def wait_ready(self, timeout: float) -> None:
         self.backend.wait_ready(timeout)
 
+    def watched(self) -> list[tuple[ProcessId, bytes]]:
+        process = self.backend.process
+        if process is None:
+            return []
+        return [(process, backend_needle(self.backend.socket.parent, self.slot))]
+
     def kernel_args(self) -> list[str]:
         return [self.backend.kernel_arg]
 
@@ -152,6 +166,26 @@ class PciDevice:
     @property
     def record(self) -> PciRecord:
         return self.backend.record
+
+
+def check_files_unshared(regions: Sequence[IomemRegion], running: Sequence[InstanceInfo]) -> None:
+    """A register file is one device: two guests mapping it would share its registers.
+    `running`: the other instances."""
+    mine = {region.name: region.path for region in regions if not region.made_here}
+    for info in running:
+        for theirs in info.iomem.values():
+            for name, path in mine.items():
+                with suppress(OSError):
+                    if path.samefile(theirs):
+                        raise HarnessError(
+                            f"--iomem {name}={path}: the file is in use by running instance "
+                            f"{info.umid} as a register file"
+                        )
+    seen: dict[Path, str] = {}
+    for name, path in mine.items():
+        if path in seen:
+            raise HarnessError(f"--iomem {seen[path]} and {name} name the same file {path}")
+        seen[path] = name
 
 
 def plan(

@@ -30,7 +30,7 @@ from umlharness_shared.procs import ProcessId, kill_group
 from umlharness_shared.watchdog import Watchdog
 
 from . import paths, validate
-from .attachments import Attachment, IomemRegion, PciDevice
+from .attachments import Attachment, IomemRegion, PciDevice, check_files_unshared
 from .attachments import plan as plan_attachments
 from .console import KernelLog, spawn_uml
 from .crash import extract_trace, trace_complete
@@ -106,7 +106,8 @@ class Instance:
     def __init__(self, request: BootRequest) -> None:
         self.request = request
         self.umid = request.umid if request.umid is not None else new_umid()
-        registry.instances(reap_stale=True)  # what a killed harness left behind
+        # Reaps what a killed harness left behind; the rest are checked against.
+        self._others = registry.instances(reap_stale=True)
         self.dir = registry.claim(self.umid)
         self.uml_dir = self.dir / "uml"
         self.console_log = self.dir / "console.log"
@@ -197,17 +198,16 @@ class Instance:
         self._teardown.attachments = self.attachments
         for region in self.regions:
             region.start(self.dir)
-        self._check_iomem_files_free()
+        check_files_unshared(self.regions, self._others)
         self.uml_dir.mkdir(mode=0o700)
         watchdog = self._teardown.watchdog = Watchdog(self.dir)
-        # All backends start at once, then each is waited for.
+        # All start at once (backends take a while to listen), then each is waited for.
         for device in self.devices:
             device.start(self.dir)
-        for device in self.devices:
-            device.wait_ready(request.boot_timeout)
-            if device.backend.process is not None:
-                needle = registry.backend_needle(self.dir, device.slot)
-                watchdog.watch_process(device.backend.process, needle)
+        for attachment in self.attachments:
+            attachment.wait_ready(request.boot_timeout)
+            for process, needle in attachment.watched():
+                watchdog.watch_process(process, needle)
         env = {**os.environ, "TMPDIR": str(uml_temp_dir())}
         self._child, self._klog = spawn_uml(
             request.kernel.binary,
@@ -232,26 +232,6 @@ class Instance:
             pci=[device.record for device in self.devices],
         )
         self.shell.expect_console([re.escape(READY_MARKER)], request.boot_timeout, "boot")
-
-    def _check_iomem_files_free(self) -> None:
-        """A register file is one device: two guests mapping it would share its registers."""
-        mine = {region.name: region.path for region in self.regions if not region.made_here}
-        for info in registry.instances(reap_stale=False):
-            if info.umid == self.umid:
-                continue
-            for theirs in info.iomem.values():
-                for name, path in mine.items():
-                    with suppress(OSError):
-                        if path.samefile(theirs):
-                            raise HarnessError(
-                                f"--iomem {name}={path}: the file is in use by running instance "
-                                f"{info.umid} as a register file"
-                            )
-        seen: dict[Path, str] = {}
-        for name, path in mine.items():
-            if path in seen:
-                raise HarnessError(f"--iomem {seen[path]} and {name} name the same file {path}")
-            seen[path] = name
 
     @property
     def attachments(self) -> list[Attachment]:

@@ -8,13 +8,12 @@ its constructor's keyword arguments, all strings.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import traceback
 from collections.abc import Callable
 from typing import cast
 
-from ..devices import devices
+from ..devices import devices, import_object
 from ..errors import SimulatorError
 from .function import PciFunction
 
@@ -53,11 +52,7 @@ def model_class(name: str, options: dict[str, str]) -> Callable[..., PciFunction
             f"no PCI model {name!r}; models: {', '.join(sorted(known))}, "
             "or your own as package.module:Class"
         )
-    module, _, attribute = where.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module), attribute)
-    except (ImportError, AttributeError) as error:
-        raise SimulatorError(f"PCI model {name}: cannot import it ({error})") from None
+    factory = import_object(where, f"PCI model {name}")
     if not (isinstance(factory, type) and issubclass(factory, PciFunction)):
         raise SimulatorError(f"PCI model {name}: not a PciFunction subclass")
     model_class = cast(Callable[..., PciFunction], factory)
