@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import paths
 from .drivers import BuiltDrivers, build_drivers
 from .kernel import Kernel, KernelRequest, build_kernel
+from .modtree import build_module_tree
 from .progress import QuietReporter, Reporter
 from .rootfs import Rootfs, build_rootfs
 
@@ -40,5 +41,6 @@ def prepare(request: ArtifactRequest | None = None, reporter: Reporter | None = 
     request = request or ArtifactRequest()
     reporter = reporter or QuietReporter()
     kernel, drivers = prepare_drivers(request, reporter)
-    rootfs = build_rootfs(kernel, drivers, request.rootfs_overlay, reporter)
+    rootfs = build_rootfs(request.rootfs_overlay, reporter)
+    rootfs = replace(rootfs, modules=build_module_tree(kernel, drivers))
     return Artifacts(kernel, drivers, rootfs)

@@ -1,16 +1,23 @@
-"""Build every module directory under drivers/ out of tree against a cached kernel.
+"""Build the drivers: every module directory (one with a Kbuild file) of the
+drivers directories, out of tree, against a cached kernel.
 
-A module directory is one with a Kbuild file. The whole drivers/ tree is
-copied first, so modules can share headers (drivers/include) and the source
-tree stays clean. Builds use W=1, and any compiler or modpost warning fails
-the build: the drivers are meant to be warning-free.
+Each module is a cache entry of its own, keyed by its sources, the shared
+files of its drivers directory (headers such as include/), the shipped
+headers and the kernel, but not by where the checkout lives: an edit
+rebuilds one module, a second clone rebuilds none. Modules build in
+parallel, each in a copy of its drivers directory so that relative includes
+work and the user's tree stays clean. Builds use W=1, and any compiler or
+modpost warning fails the build, quoted with the user's own file and line.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,25 +28,77 @@ from .errors import BuildFailed, HarnessError
 from .kernel import Kernel
 from .progress import QuietReporter, Reporter
 
+#: Bump when the way a module is built changes, so old cache entries are not reused.
+RECIPE_VERSION = "2"
 WARNING = re.compile(r"\bwarning:|^WARNING: ", re.M)
+DIAGNOSTIC = re.compile(r"\b(warning|error):|^(WARNING|ERROR): ")
+#: Plain quotes in gcc's diagnostics (the kernel's Makefile unexports LC_ALL).
+PLAIN_LOCALE = {**os.environ, "LANG": "C", "LC_CTYPE": "C", "LC_MESSAGES": "C"}
+#: Diagnostics quoted in an error's one message (all of them are in the log).
+QUOTED_DIAGNOSTICS = 5
 
 
 @dataclass(frozen=True)
 class BuiltDrivers:
-    path: Path
+    """The modules built from the drivers directories (.ko files in the cache)."""
+
+    modules: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class ModuleSource:
+    """One module directory inside a drivers directory."""
+
+    drivers_dir: Path
+    module_dir: Path
 
     @property
-    def modules(self) -> list[Path]:
-        return sorted((self.path / "modules").glob("*.ko"))
+    def name(self) -> str:
+        return self.module_dir.name
+
+    @property
+    def relative(self) -> Path:
+        return self.module_dir.relative_to(self.drivers_dir)
+
+    @property
+    def shown_as(self) -> str:
+        """How `__FILE__` names the sources (in a WARN's file:line): relative to the
+        project, so that the module is the same whichever checkout built it."""
+        return str(self.drivers_dir.relative_to(project_root_of(self.drivers_dir)))
+
+    def key(self, kernel: Kernel, all_modules: Sequence[Path]) -> str:
+        others = [m for m in all_modules if m != self.module_dir]
+        return digest(
+            [
+                RECIPE_VERSION,
+                kernel.key,
+                self.shown_as,
+                str(self.relative),
+                *tree_digest(self.drivers_dir, exclude=others),
+                *tree_digest(paths.include_dir()),
+            ]
+        )
+
+
+def project_root_of(directory: Path) -> Path:
+    """The nearest ancestor that holds pyproject.toml or .git (else the parent)."""
+    for candidate in directory.parents:
+        if (candidate / "pyproject.toml").is_file() or (candidate / ".git").exists():
+            return candidate
+    return directory.parent
 
 
 def module_dirs(drivers_dir: Path) -> list[Path]:
     return sorted(p.parent for p in drivers_dir.glob("*/Kbuild"))
 
 
-def tree_digest(root: Path) -> list[str | bytes]:
+def tree_digest(root: Path, exclude: Sequence[Path] = ()) -> list[str | bytes]:
+    """Names and contents of the files under `root`, build outputs and `exclude`d
+    directories left out."""
     parts: list[str | bytes] = []
     for path in sorted(root.rglob("*")):
+        if any(path.is_relative_to(skip) for skip in exclude):
+            continue
         if path.is_file() and not _is_build_output(path):
             parts += [str(path.relative_to(root)), path.read_bytes()]
     return parts
@@ -51,69 +110,163 @@ def _is_build_output(path: Path) -> bool:
     )
 
 
+def find_modules(drivers_dirs: Sequence[Path]) -> list[ModuleSource]:
+    sources = []
+    for directory in drivers_dirs:
+        if not directory.is_dir():
+            raise HarnessError(f"drivers directory {directory} does not exist")
+        directory = directory.resolve()
+        sources += [ModuleSource(directory, module) for module in module_dirs(directory)]
+    if not sources:
+        named = ", ".join(str(d) for d in drivers_dirs)
+        raise HarnessError(f"no driver in {named}: a driver is a directory with a Kbuild file")
+    return sources
+
+
 def build_drivers(
     kernel: Kernel,
     drivers_dirs: Sequence[Path] | None = None,
     reporter: Reporter | None = None,
+    jobs: int | None = None,
 ) -> BuiltDrivers:
     """Build the modules of every drivers directory (default: the project's drivers/)."""
     dirs = list(drivers_dirs) if drivers_dirs else [paths.drivers_dir()]
     reporter = reporter or QuietReporter()
-    for directory in dirs:
-        if not directory.is_dir():
-            raise HarnessError(f"drivers directory {directory} does not exist")
-    key = digest([kernel.key, *(part for d in dirs for part in [str(d), *tree_digest(d)])])
-    entry = CacheEntry(paths.cache_dir(), "drivers", key, artefacts=("modules/*.ko",))
-    if entry.ready:
-        return BuiltDrivers(entry.path)
+    sources = find_modules(dirs)
+    entries: list[tuple[ModuleSource, CacheEntry]] = []
+    for directory in {s.drivers_dir for s in sources}:
+        here = [s for s in sources if s.drivers_dir == directory]
+        for source in here:
+            key = source.key(kernel, [s.module_dir for s in here])
+            entries.append((source, CacheEntry(paths.cache_dir(), "modules", key, ("*.ko",))))
+    missing = [(source, entry) for source, entry in entries if not entry.ready]
+    if missing:
+        names = ", ".join(source.name for source, _ in missing)
+        reporter.phase(f"building {names} against Linux {kernel.release}", len(missing))
+        workers = max(1, min(len(missing), jobs or os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [
+                pool.submit(entry.ensure, functools.partial(build_module, kernel, source))
+                for source, entry in missing
+            ]
+            for future, (source, _) in zip(futures, missing, strict=True):
+                future.result()
+                reporter.advance(1, source.name)
+    built: dict[str, Path] = {}
+    for source, entry in sorted(entries, key=lambda pair: str(pair[0].module_dir)):
+        for ko in sorted(entry.path.glob("*.ko")):
+            if ko.name in built:
+                raise HarnessError(
+                    f"two drivers build {ko.name}: {built[ko.name].parent.name} and {source.name}"
+                )
+            built[ko.name] = ko
+    return BuiltDrivers(tuple(built[name] for name in sorted(built)))
 
-    def build(out: Path, log: Path) -> None:
-        (out / "modules").mkdir()
-        sources: list[tuple[Path, tuple[Path, Path]]] = []
-        for index, directory in enumerate(dirs):
-            # Each tree keeps its layout, so relative includes (../include) still work.
-            src = out / "src" / f"{index}-{directory.name}"
-            shutil.copytree(directory, src, ignore=shutil.ignore_patterns("*.o", "*.ko", ".*.cmd"))
-            sources += [(module_dir, (src, directory.resolve())) for module_dir in module_dirs(src)]
-        names = [module_dir.name for module_dir, _ in sources]
-        reporter.phase(
-            f"building {len(sources)} driver(s) against Linux {kernel.release}", len(sources)
-        )
-        for module_dir, shown_as in sources:
-            build_one(kernel, module_dir, log, shown_as)
-            for ko in module_dir.glob("*.ko"):
-                if (out / "modules" / ko.name).exists():
-                    raise HarnessError(f"two drivers build {ko.name}: {', '.join(names)}")
-                shutil.copy2(ko, out / "modules" / ko.name)
-            reporter.advance(1, module_dir.name)
 
-    return BuiltDrivers(entry.ensure(build, reporter))
+def build_module(kernel: Kernel, source: ModuleSource, out: Path, log: Path) -> None:
+    """Build one module in a copy of its drivers directory; its .ko files go to `out`."""
+    others = [m for m in module_dirs(source.drivers_dir) if m != source.module_dir]
+    copy = out / "src" / source.drivers_dir.name
+
+    def ignore(directory: str, names: list[str]) -> list[str]:
+        here = Path(directory)
+        return [
+            n
+            for n in names
+            if (here / n) in others or n.startswith(".") or _is_build_output(here / n)
+        ]
+
+    shutil.copytree(source.drivers_dir, copy, ignore=ignore)
+    build_one(kernel, copy / source.relative, log, (copy, source.drivers_dir), source.shown_as)
+    for ko in (copy / source.relative).glob("*.ko"):
+        shutil.copy2(ko, out / ko.name)
+    shutil.rmtree(out / "src")
+
+
+def uh_iomem_version() -> int:
+    header = (paths.include_dir() / "uh_iomem.h").read_text()
+    match = re.search(r"^#define UH_IOMEM_VERSION (\d+)$", header, re.M)
+    if match is None:
+        raise HarnessError(f"{paths.include_dir() / 'uh_iomem.h'} has no UH_IOMEM_VERSION")
+    return int(match[1])
 
 
 def build_one(
-    kernel: Kernel, module_dir: Path, log: Path, shown_as: tuple[Path, Path] | None = None
+    kernel: Kernel,
+    module_dir: Path,
+    log: Path,
+    copied_from: tuple[Path, Path] | None = None,
+    shown_as: str | None = None,
 ) -> None:
     """Build the module(s) in `module_dir`, warning-free with W=1.
 
-    `shown_as` = (copy, original) names the sources by their original paths
-    in `__FILE__` and debug info, so a WARN's file:line points at the
-    driver's own tree rather than at the build's temporary copy.
+    `copied_from` = (copy, original): diagnostics name the original files.
+    `shown_as` is what `__FILE__` and debug info say instead of the copy's path.
+    The shipped headers (uh_iomem.h) are on the include path.
     """
-    command = ["make", "-C", str(kernel.tree), f"M={module_dir}", "ARCH=um", "W=1"]
-    if shown_as is not None and not any(" " in str(path) for path in shown_as):
+    flags = [f"-I{paths.include_dir()}", f"-DUH_IOMEM_HARNESS_VERSION={uh_iomem_version()}"]
+    if copied_from is not None and shown_as is not None:
+        flags.append(f"-ffile-prefix-map={copied_from[0]}={shown_as}")
+    if any(" " in flag for flag in flags):
         # (KCFLAGS is split at spaces on its way to the compiler.)
-        command.append(f"KCFLAGS=-ffile-prefix-map={shown_as[0]}={shown_as[1]}")
+        raise HarnessError(f"cannot build drivers in a path with spaces: {' '.join(flags)}")
+    command = [
+        "make",
+        "-C",
+        str(kernel.tree),
+        f"M={module_dir}",
+        "ARCH=um",
+        "W=1",
+        f"KCFLAGS={' '.join(flags)}",
+    ]
     lines: list[str] = []
-    run_logged(
-        [*command, "modules"],
-        log,
-        on_line=lines.append,
-        what=f"building driver {module_dir.name}",
-    )
-    warnings = [line.rstrip() for line in lines if WARNING.search(line)]
+
+    def as_theirs(text: str) -> str:
+        if copied_from is None:
+            return text
+        return text.replace(str(copied_from[0]), str(copied_from[1]))
+
+    try:
+        run_logged(
+            [*command, "modules"],
+            log,
+            on_line=lines.append,
+            env=PLAIN_LOCALE,
+            what=f"building driver {module_dir.name}",
+        )
+    except BuildFailed as failed:
+        quoted = _diagnostics(lines, as_theirs)
+        raise BuildFailed(
+            f"driver {module_dir.name} does not build:\n{quoted}\nfull log: {log}"
+            if quoted
+            else as_theirs(str(failed)),
+            log=log,
+            tail=as_theirs(failed.tail),
+        ) from None
+    warnings = [as_theirs(line.rstrip()) for line in lines if WARNING.search(line)]
     if warnings:
         raise BuildFailed(
-            f"driver {module_dir.name} builds with {len(warnings)} warning(s); log: {log}",
+            f"driver {module_dir.name} builds with {len(warnings)} warning(s) (W=1; "
+            f"warnings fail the build):\n{_diagnostics(lines, as_theirs)}\nfull log: {log}",
             log=log,
             tail="\n".join(warnings[:20]),
         )
+
+
+def _diagnostics(lines: list[str], rewrite: Callable[[str], str]) -> str:
+    """The first compiler/modpost diagnostics, each with the source line gcc quotes."""
+    quoted: list[str] = []
+    count = 0
+    for index, line in enumerate(lines):
+        if not DIAGNOSTIC.search(line):
+            continue
+        count += 1
+        if count > QUOTED_DIAGNOSTICS:
+            quoted.append("  ... and more")
+            break
+        quoted.append("  " + rewrite(line.rstrip()))
+        # gcc follows a diagnostic with the source line and a caret line.
+        for follow in lines[index + 1 : index + 3]:
+            if "|" in follow:
+                quoted.append("  " + follow.rstrip())
+    return "\n".join(quoted)

@@ -188,6 +188,8 @@ class Instance:
             args.append("umlharness.iomem=" + ",".join(region.name for region in self.regions))
         if request.share is not None:
             args.append(f"umlharness.share={kernel_word(str(request.share))}")
+        if request.rootfs.modules is not None:
+            args.append(f"umlharness.modules={kernel_word(str(request.rootfs.modules))}")
         return [*args, *request.extra_args]
 
     def _start(self) -> None:

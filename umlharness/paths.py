@@ -37,6 +37,11 @@ def rootfs_overlay_dir() -> Path:
     return PROJECT_ROOT / "rootfs"
 
 
+def include_dir() -> Path:
+    """Headers drivers include from the harness (uh_iomem.h), installed with the package."""
+    return Path(__file__).resolve().parent / "include"
+
+
 def userspace_dir() -> Path:
     """Guest programs: one directory of C sources each, built static into /usr/bin."""
     return PROJECT_ROOT / "userspace"

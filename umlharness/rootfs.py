@@ -1,8 +1,10 @@
-"""Build the guest's root file system: static busybox, the rootfs/ overlay, the drivers.
+"""Build the guest's root file system: static busybox, the rootfs/ overlay, guest programs.
 
 No root needed: the tree is laid out in a temporary directory and turned into
 an ext4 image with `mke2fs -d`. The image is cached by content and never
-written: each boot writes through its own copy-on-write file.
+written: each boot writes through its own copy-on-write file. The modules
+are not in it: the guest mounts /lib/modules from the host (modtree.py), so
+a driver edit does not make a new image.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from pathlib import Path
 from . import paths
 from .buildlog import run_logged
 from .cache import CacheEntry, digest
-from .drivers import BuiltDrivers, tree_digest
+from .drivers import tree_digest
 from .errors import HarnessError, ToolMissing
-from .kernel import Kernel
 from .progress import QuietReporter, Reporter
 
 BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path("/usr/bin/busybox"))
@@ -39,12 +40,15 @@ GUEST_DIRS = (
 )
 #: Free space left in the image for what tests write.
 SLACK_BYTES = 48 << 20
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 
 
 @dataclass(frozen=True)
 class Rootfs:
+    """The image, and the host directory the guest mounts at /lib/modules."""
+
     path: Path
+    modules: Path | None = None
 
     @property
     def image(self) -> Path:
@@ -64,13 +68,11 @@ def _is_static(binary: Path) -> bool:
 
 
 def build_rootfs(
-    kernel: Kernel,
-    drivers: BuiltDrivers,
     overlay: Path | None = None,
     reporter: Reporter | None = None,
     userspace: Path | None = None,
 ) -> Rootfs:
-    """The rootfs image: busybox, the overlay, the drivers, and the guest programs.
+    """The rootfs image: busybox, the overlay and the guest programs.
 
     Each directory `userspace/NAME/` holds the C sources of one guest program
     (the software stack's stand-in), built static as /usr/bin/NAME.
@@ -82,16 +84,12 @@ def build_rootfs(
     for tool, package in (("mke2fs", "e2fsprogs"), ("depmod", "kmod")):
         if shutil.which(tool) is None and not Path(f"/sbin/{tool}").exists():
             raise ToolMissing(f"{tool} not found: install it with `apt-get install {package}`")
-    modules = drivers.modules
     key = digest(
         [
             RECIPE_VERSION,
-            kernel.release,
             hashlib.sha256(busybox.read_bytes()).hexdigest(),
             *tree_digest(overlay),
             *(tree_digest(userspace) if userspace.is_dir() else []),
-            *[m.read_bytes() for m in modules],
-            *[m.read_bytes() for m in kernel.modules()],
         ]
     )
     entry = CacheEntry(paths.cache_dir(), "rootfs", key, artefacts=("rootfs.ext4",))
@@ -102,12 +100,11 @@ def build_rootfs(
         reporter.phase("assembling rootfs")
         root = out / "root"
         lay_out_tree(root, busybox, overlay)
-        install_modules(root, kernel, modules, log)
         programs = build_programs(userspace, root / "usr" / "bin", log)
         reporter.phase(f"making ext4 image ({len(programs)} guest program(s))")
         make_image(root, out / "rootfs.ext4", log)
         shutil.rmtree(root)
-        reporter.done(f"rootfs with {len(modules)} module(s) ready")
+        reporter.done("rootfs ready")
 
     return Rootfs(entry.ensure(build, reporter))
 
@@ -159,33 +156,6 @@ def build_programs(userspace: Path, bindir: Path, log: Path) -> list[Path]:
         )
         built.append(target)
     return built
-
-
-def install_modules(root: Path, kernel: Kernel, modules: list[Path], log: Path) -> None:
-    """The drivers under test in extra/, the kernel's own modules in kernel/, then depmod.
-
-    The kernel's modules are there so that a device's driver (r8169 for the
-    PCI RTL8111) and what it requests (the Realtek PHY driver) load as on a
-    distribution: by modalias, through modprobe.
-    """
-    moddir = root / "lib" / "modules" / kernel.release
-    target = moddir / "extra"
-    target.mkdir(parents=True)
-    for module in modules:
-        shutil.copy2(module, target / module.name)
-    for module in kernel.modules():
-        placed = moddir / "kernel" / module.relative_to(kernel.tree)
-        placed.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(module, placed)
-    # As `make modules_install` does: module lists gain the kernel/ prefix.
-    for name in ("modules.order", "modules.builtin"):
-        if (kernel.tree / name).is_file():
-            lines = (kernel.tree / name).read_text().splitlines()
-            (moddir / name).write_text("".join(f"kernel/{line}\n" for line in lines if line))
-    if (kernel.tree / "modules.builtin.modinfo").is_file():
-        shutil.copy2(kernel.tree / "modules.builtin.modinfo", moddir / "modules.builtin.modinfo")
-    depmod = shutil.which("depmod") or "/sbin/depmod"
-    run_logged([depmod, "-b", str(root), kernel.release], log, what="depmod")
 
 
 def make_image(root: Path, image: Path, log: Path) -> None:

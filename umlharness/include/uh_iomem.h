@@ -12,9 +12,23 @@
  * driver acknowledges an interrupt by clearing the status bits it handled
  * (uh_iomem_clear8(), uh_iomem_clear16()), where real hardware would take
  * write-1-to-clear.
+ *
+ * This header is installed with umlharness, which puts it on the include
+ * path of every driver it builds: include it as <uh_iomem.h>, do not copy it.
  */
 #ifndef UH_IOMEM_H
 #define UH_IOMEM_H
+
+/* Bumped when the interface below changes. */
+#define UH_IOMEM_VERSION 1
+
+/*
+ * The harness builds with -DUH_IOMEM_HARNESS_VERSION: a copy of this header
+ * from another release is caught here rather than misbehaving at run time.
+ */
+#if defined(UH_IOMEM_HARNESS_VERSION) && UH_IOMEM_HARNESS_VERSION != UH_IOMEM_VERSION
+#error "this uh_iomem.h is not the one of the installed umlharness: include <uh_iomem.h> and delete the copy"
+#endif
 
 #include <linux/atomic.h>
 #include <linux/compiler.h>
