@@ -14,9 +14,12 @@ transport gives it:
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 from .errors import SimulatorError
+from .faults import Faults
 from .irq import (
     DEFAULT_RESEND_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -62,6 +65,10 @@ class DeviceModel:
         self.dma = dma
         self.ack_timeout = ack_timeout
         self.resend_interval = resend_interval
+        #: Exceptions of its threads (and, on iomem, of its hooks) for its handle to raise.
+        self.faults = Faults(regs.device)
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
         where = self.interrupt_registers
         self._interrupt = (
             LevelInterrupt(regs, irq, where, resend_interval=resend_interval) if where else None
@@ -87,3 +94,28 @@ class DeviceModel:
         if self.dma is None:
             raise SimulatorError("no DMA on this transport: the model cannot reach guest memory")
         return self.dma
+
+    def start_thread(self, target: Callable[[threading.Event], None], name: str) -> None:
+        """Run `target(stopping)` in a daemon thread: a device that acts on its own.
+
+        `stopping` is set when the model's handle closes, and `target` should
+        return then. An exception it raises is the model's bug: recorded in
+        `faults`, and raised by the handle (at its next check, at the latest
+        when it closes) instead of being lost in the thread.
+        """
+
+        def run() -> None:
+            try:
+                target(self._stopping)
+            except Exception as error:
+                self.faults.record(error, f"in its thread {name!r}")
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def stop_threads(self, timeout: float = 5.0) -> None:
+        """Set the threads' `stopping` event and wait up to `timeout` seconds for each."""
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout)

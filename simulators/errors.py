@@ -6,6 +6,8 @@ test or a CLI catches both, and each carries one line meant for a person.
 
 from __future__ import annotations
 
+import traceback
+
 from umlharness_shared.errors import HarnessError
 
 
@@ -30,3 +32,24 @@ class GuestGone(SimulatorError):
     def after(self, what: str) -> GuestGone:
         """The same error, saying `what` the simulator had done by then."""
         return GuestGone(f"{self}; {what}")
+
+
+class ModelError(SimulatorError):
+    """A device model raised where no caller could catch it: in a register hook that a
+    host-side access ran, or in a thread of its own.
+
+    The message is one line naming the model; `traceback` is the model's traceback
+    (the error is also chained as `__cause__`, so a test report shows it).
+    """
+
+    def __init__(self, model: str, error: BaseException, where: str, more: int = 0) -> None:
+        also = f" (and {more} more error{'s' if more > 1 else ''} after it)" if more else ""
+        detail = f": {error}" if str(error) else ""
+        super().__init__(f"the {model} model raised {type(error).__name__} {where}{detail}{also}")
+        self.model = model
+        self.error = error
+        self.traceback = "".join(traceback.format_exception(error))
+
+
+class UnmappedAccess(SimulatorError):
+    """Strict mode: the driver accessed an offset that no register of the map covers."""

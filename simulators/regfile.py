@@ -61,6 +61,8 @@ Buffer = npt.NDArray[np.uint8]
 WriteHook = Callable[[int, int, int], "int | None"]
 #: hook() before the driver reads the register; it may update it (a counter).
 ReadHook = Callable[[], None]
+#: on_fault(error, where): a hook raised `error`; `where` says which hook.
+FaultSink = Callable[[BaseException, str], None]
 #: A write hook as an access meets it: (register, hook, the bits of it the access covers).
 _HookedWrite = tuple["Register", WriteHook, int]
 
@@ -284,6 +286,17 @@ class RegisterFile:
         self._touched_by: dict[tuple[int, int], tuple[Register, ...]] = {}
         self._read_hooks_at: dict[tuple[int, int], tuple[ReadHook, ...]] = {}
         self._write_hooks_at: dict[tuple[int, int], tuple[_HookedWrite, ...]] = {}
+        self._unmapped: dict[tuple[int, int], bool] = {}
+        #: Where a hook's exception goes instead of to the accessor: the iomem
+        #: transport records it for the model's handle (simulators/faults.py), as
+        #: a driver's access gets no Python exception; None (PCI): it propagates
+        #: to the backend, which logs it as a model error.
+        self.on_fault: FaultSink | None = None
+
+    @property
+    def buffer(self) -> Buffer:
+        """The bytes the map is laid over (the iomem file's mapping, or a BAR's memory)."""
+        return self._buffer
 
     # --- whole registers -------------------------------------------------
 
@@ -431,8 +444,31 @@ class RegisterFile:
             found = (self._read_hooks.get(r.name) for r in self.registers_at(offset, size))
             hooks = self._read_hooks_at[(offset, size)] = tuple(h for h in found if h)
         for hook in hooks:
-            hook()
+            if self.on_fault is None:
+                hook()
+                continue
+            try:
+                hook()
+            except Exception as error:
+                self.on_fault(error, f"in a read hook at {offset:#x} ({size} bytes)")
         return self._bytes[offset : offset + size].tobytes()
+
+    def unmapped(self, offset: int, size: int) -> bool:
+        """Whether an access of `size` bytes at `offset` covers a byte no register owns
+        (Padding, or past the map): what strict mode fails a driver for."""
+        key = (offset, size)
+        found = self._unmapped.get(key)
+        if found is None:
+            owners = self._owner[max(offset, 0) : offset + size]
+            found = self._unmapped[key] = offset < 0 or len(owners) < size or None in owners
+        return found
+
+    def unmapped_mask(self, length: int) -> npt.NDArray[np.bool_]:
+        """Of the first `length` bytes, those no register owns (True)."""
+        mask = np.ones(length, dtype=np.bool_)
+        for register in self.registers.values():
+            mask[register.offset : register.offset + register.size] = False
+        return mask
 
     def bus_write(self, offset: int, data: bytes) -> None:
         """The driver writes `data` at `offset`; each register's write hook decides what stays.
@@ -450,7 +486,13 @@ class RegisterFile:
         self._bytes[offset:end] = data
         for (register, hook, mask), old in zip(hooked, olds, strict=True):
             written = self._bus_value(register)
-            stored = hook(old, written, mask)
+            try:
+                stored = hook(old, written, mask)
+            except Exception as error:
+                if self.on_fault is None:
+                    raise
+                self.on_fault(error, f"in its write hook on {register.name}")
+                stored = None  # the access completes as a plain store
             if stored is None:
                 stored = (old & ~mask) | (written & mask)
             self._bus_store(register, stored)

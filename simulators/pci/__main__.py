@@ -18,7 +18,7 @@ from umlharness_shared.handshake import FAILED, READY
 from ..errors import SimulatorError
 from .backend import DEFAULT_SPIN, Backend
 from .control import ControlServer
-from .models import ModelFailed, make_model, parse_spec
+from .models import ModelFailed, backend_options, make_model, parse_spec
 from .trace import TraceWriter
 
 
@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         name, options = parse_spec(args.model)
         function = make_model(name, options)
+        _, strict = backend_options(options)
         trace = TraceWriter(args.trace, name, function.options(), args.slot) if args.trace else None
         spin = max(0.0, args.spin_us) / 1e6
-        with Backend(function, args.socket, trace=trace, spin=spin) as backend:
+        with Backend(function, args.socket, trace=trace, spin=spin, strict=strict) as backend:
             control = ControlServer(args.control, lambda: function.chip) if args.control else None
             print(READY, flush=True)
             try:

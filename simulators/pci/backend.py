@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import os
 import socket
 import sys
@@ -29,6 +30,7 @@ from umlharness_shared.sockets import check_socket_path
 from ..closing import Closing
 from ..errors import SimulatorError
 from . import pcidev
+from .bars import RegisterBar
 from .function import PciFunction
 from .guest_memory import GuestMemory
 from .pcidev import Op
@@ -61,6 +63,8 @@ _GET_REQUESTS = frozenset(
     {Request.GET_FEATURES, Request.GET_PROTOCOL_FEATURES, Request.GET_VRING_BASE}
 )
 Log = Callable[[str], None]
+#: Strict mode logs this many distinct accesses outside the register map at most.
+MAX_UNMAPPED_REPORTS = 20
 
 
 def _stderr(line: str) -> None:
@@ -78,6 +82,7 @@ class Backend(Closing):
         trace: TraceWriter | None = None,
         log: Log = _stderr,
         spin: float = DEFAULT_SPIN,
+        strict: bool = False,
     ) -> None:
         check_socket_path(path, "vhost-user socket", SimulatorError)
         if b":" in os.fsencode(path):
@@ -103,6 +108,24 @@ class Backend(Closing):
         self._features = 0
         self._protocol_features = 0
         function.send_irq = self._send_irq
+        self._unmapped_seen: set[tuple[str, int, int, int]] = set()
+        if strict:
+            for index, bar in function.bars.items():
+                if isinstance(bar, RegisterBar):
+                    bar.on_unmapped = functools.partial(self._unmapped, index, bar.regs.device)
+
+    def _unmapped(self, index: int, device: str, kind: str, offset: int, size: int) -> None:
+        """Strict mode: an access outside the register map fails the run, as a model error
+        does (the harness watches the log); each distinct one is logged once, and only
+        the first few, so a loop over a buffer does not flood the log."""
+        key = (kind, index, offset, size)
+        if key in self._unmapped_seen or len(self._unmapped_seen) >= MAX_UNMAPPED_REPORTS:
+            return
+        self._unmapped_seen.add(key)
+        self.log(
+            f"{MODEL_ERROR} strict mode: the driver {kind} {size} bytes at BAR{index} "
+            f"{offset:#x}, where no register of {device}'s map is"
+        )
 
     # --- the connection -------------------------------------------------------
 

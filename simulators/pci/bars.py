@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,13 @@ class RegisterBar(Bar):
     The driver's accesses are the register file's bus accesses: its hooks
     (`regs.on_write`, `regs.write_1_to_clear`...) decide what they do.
     Beyond the register map the BAR is plain memory.
+
+    `on_unmapped(kind, offset, size)`, when set (strict mode), is told of each
+    access ("read"/"write") that covers a byte no register owns; the access
+    is carried out all the same.
     """
+
+    on_unmapped: Callable[[str, int, int], None] | None = None
 
     def __init__(self, layout: Any, size: int, lock: threading.RLock, *, device: str) -> None:
         self.size = size
@@ -66,7 +73,11 @@ class RegisterBar(Bar):
             )
 
     def read(self, offset: int, size: int) -> bytes:
+        if self.on_unmapped is not None and self.regs.unmapped(offset, size):
+            self.on_unmapped("read", offset, size)
         return self.regs.bus_read(offset, size)
 
     def write(self, offset: int, data: bytes) -> None:
+        if self.on_unmapped is not None and self.regs.unmapped(offset, len(data)):
+            self.on_unmapped("wrote", offset, len(data))
         self.regs.bus_write(offset, data)

@@ -17,6 +17,19 @@ from ..devices import devices, import_object
 from ..errors import SimulatorError
 from .function import PciFunction
 
+#: Options every model takes, which the backend uses rather than the model:
+#: strict=1 fails the run on a driver access outside a register map.
+BACKEND_OPTIONS = ("strict",)
+
+
+def backend_options(options: dict[str, str]) -> tuple[dict[str, str], bool]:
+    """The model's own options, and whether strict mode is on (`strict=1`, `yes`, `on`...)."""
+    own = {key: value for key, value in options.items() if key not in BACKEND_OPTIONS}
+    strict = options.get("strict", "0").lower()
+    if strict not in ("0", "1", "no", "yes", "off", "on", "false", "true"):
+        raise SimulatorError(f"strict={options['strict']}: give 1 or 0")
+    return own, strict in ("1", "yes", "on", "true")
+
 
 def registered() -> dict[str, str]:
     """Model name -> "module:Class" of every registered device PCI can serve
@@ -52,6 +65,7 @@ def model_class(name: str, options: dict[str, str]) -> Callable[..., PciFunction
             f"no PCI model {name!r}; models: {', '.join(sorted(known))}, "
             "or your own as package.module:Class"
         )
+    options, _ = backend_options(options)
     factory = import_object(where, f"PCI model {name}")
     if not (isinstance(factory, type) and issubclass(factory, PciFunction)):
         raise SimulatorError(f"PCI model {name}: not a PciFunction subclass")
@@ -67,6 +81,7 @@ def model_class(name: str, options: dict[str, str]) -> Callable[..., PciFunction
 def make_model(name: str, options: dict[str, str]) -> PciFunction:
     """The model `name` with `options`; its constructor's own failure is a ModelFailed."""
     factory = model_class(name, options)
+    options, _ = backend_options(options)
     try:
         return factory(**options)
     except SimulatorError:

@@ -86,8 +86,9 @@ def test_crashes_fail_only_their_own_test(pytester: pytest.Pytester) -> None:
     assert "uh_panic: deliberate panic" in output
     assert "modprobe uh_hang" in output and "no answer within" in output
     assert "uh_warn: deliberate warning" in output
-    # The WARN names the driver's own source, not the build's temporary copy.
-    assert f"at {PROJECT_ROOT / 'tests' / 'crashers' / 'uh_warn' / 'uh_warn.c'}:" in output
+    # The WARN names the driver's own source (relative to its project, so that
+    # every checkout shares the build), not the build's temporary copy.
+    assert "at tests/crashers/uh_warn/uh_warn.c:" in output
     assert time.monotonic() - started < 300
 
 
@@ -231,3 +232,82 @@ def test_a_crash_while_the_guest_powers_off_fails_the_test(pytester: pytest.Pyte
     assert "after the test's body (found at teardown)" in output
     assert "uh_poweroff_warn: deliberate warning at poweroff" in output
     assert list((pytester.path / "tmp").rglob("uml/uh-*/dmesg.txt"))
+
+
+def test_an_exception_in_an_iomem_models_thread_fails_the_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guest's driver writes THRESHOLD; the model's thread sees it and divides by zero."""
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))  # tests.unit.faulty_model
+    pytester.makepyfile(
+        """
+        import time
+
+        import pytest
+
+        from simulators.devices import Device
+        from simulators.thermo.regs import THERMO
+        from tests.unit.faulty_model import FaultyThermo
+        from umlharness.pytest_plugin import _model_fixture
+
+        DEVICE = Device(name="faulty", title="THERMO", layout=THERMO, model=FaultyThermo,
+                        region="thermo")
+        faulty = _model_fixture(DEVICE)
+
+        @pytest.mark.uml(iomem=["thermo"])
+        def test_driver_writes_the_threshold(uml, faulty):
+            uml.check("echo 50000 > /sys/devices/platform/uh_thermo/threshold")
+            time.sleep(0.3)  # the model's thread polls every 10 ms
+
+        @pytest.mark.uml(iomem=["thermo"])
+        def test_fine(uml, faulty):
+            assert uml.check("cat /sys/devices/platform/uh_thermo/threshold") == "80000\\n"
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=2, errors=1)
+    output = result.stdout.str()
+    assert (
+        "ModelError: the THERMO model raised ZeroDivisionError in its thread "
+        "'threshold-watch': integer division or modulo by zero"
+    ) in output
+    assert output.count("return new // 0") == 1  # the model's traceback, once
+    assert "ERROR at teardown of test_driver_writes_the_threshold" in output
+
+
+def test_strict_mode_fails_a_driver_access_outside_the_map(pytester: pytest.Pytester) -> None:
+    """uh_pcitest's `window` copies to and from BAR0's window, which pcitest's map leaves
+    as Padding: outside the map, so strict mode fails the test, and only strict mode."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        WINDOW = "cat /sys/bus/pci/devices/0000:00:00.0/window"
+
+        @pytest.mark.uml(pci=["pcitest"], strict=True)
+        def test_strict_by_marker(uml):
+            uml.check(WINDOW)
+            uml.check("true")
+
+        @pytest.mark.uml(pci=["pcitest"])
+        def test_not_strict(uml):
+            uml.check(WINDOW)
+            uml.check("true")
+
+        @pytest.mark.uml(pci=["pcitest"])
+        def test_registers_only(uml):
+            uml.check("cat /sys/bus/pci/devices/0000:00:00.0/widths")
+            uml.check("true")
+        """
+    )
+    result = run(pytester, "-rA")
+    result.assert_outcomes(passed=2, failed=1)
+    output = result.stdout.str()
+    assert (
+        "FAILED test_strict_mode_fails_a_driver_access_outside_the_map.py::test_strict_by_marker"
+        in output
+    )
+    assert "strict mode: the driver" in output and "BAR0 0x100" in output
+    # The option turns it on for every test.
+    result = run(pytester, "--uml-strict", "-k", "not_strict or registers_only")
+    result.assert_outcomes(passed=1, failed=1)
