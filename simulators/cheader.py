@@ -59,6 +59,8 @@ class CHeader:
     enums: Mapping[str, type[enum.Enum]] = field(default_factory=dict)
     structs: Mapping[str, Any] = field(default_factory=dict)  # C struct name -> construct Struct
     sources: tuple[str, ...] = ()  # files other than `module`'s that the definitions come from
+    # The command the header says regenerates it (default: `python -m simulators.cheader MODULE`).
+    command: str = ""
 
     @property
     def include(self) -> str:
@@ -96,7 +98,7 @@ def render(header: CHeader) -> str:
         " *",
         f" * Generated from {' and '.join(sources)},",
         " * do not edit; regenerate with:",
-        f" *\t{COMMAND} {header.module}",
+        f" *\t{header.command or f'{COMMAND} {header.module}'}",
         " */",
         f"#ifndef {guard}",
         f"#define {guard}",

@@ -1,74 +1,18 @@
-"""A stand-in for the guest driver, on the host: its interrupt socket and a handler thread.
-
-The real driver binds a SOCK_DGRAM socket in the umid directory, and UML
-runs its interrupt handler when a datagram arrives. Here a thread does the
-same with a socket bound in a test's tmp_path, so the simulators can be
-tested end to end without booting a guest.
+"""Python copies of this project's drivers' interrupt handlers, for `FakeDriver`
+(`umlharness.testing`, the stand-in for the guest driver on the host), and
+iomem files as the drivers leave them once loaded.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 
 from simulators.regfile import RegisterFile
 from simulators.rtl8111.regs import RTL8111, Intr
 from simulators.thermo.regs import Ctrl, Status
-
-
-class FakeDriver:
-    """Receives interrupts at `path` and calls `handler` for each, after ignoring `ignore`."""
-
-    def __init__(self, path: Path, handler: Callable[[], None], *, ignore: int = 0) -> None:
-        self.path = path
-        self.handler = handler
-        self.ignore = ignore
-        self.datagrams = 0
-        self.handled = 0
-        self._errors: list[BaseException] = []
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sock.bind(str(path))
-        self._sock.settimeout(0.01)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._sock.recv(64)
-            except TimeoutError:
-                continue
-            self.datagrams += 1
-            if self.datagrams <= self.ignore:
-                continue
-            try:
-                self.handler()
-                self.handled += 1
-            except BaseException as error:  # reported by stop(), in the test's thread
-                self._errors.append(error)
-                return
-
-    def __enter__(self) -> FakeDriver:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
-        if self._errors and exc is None:
-            raise self._errors[0]
 
 
 class LinkHandler:

@@ -28,6 +28,7 @@ from simulators import cheader
 from simulators.cheader import CHeader, render
 from simulators.fpga import regs as fpga_regs
 from umlharness import paths
+from umlharness.testing import check_header
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADERS = [cheader.load(module) for module in cheader.PROJECT]
@@ -35,11 +36,7 @@ HEADERS = [cheader.load(module) for module in cheader.PROJECT]
 
 @pytest.mark.parametrize("header", HEADERS, ids=[h.path for h in HEADERS])
 def test_the_committed_header_is_up_to_date(header: CHeader) -> None:
-    path = ROOT / header.path
-    assert path.is_file(), f"{header.path} is missing: run `{cheader.COMMAND} {header.module}`"
-    assert path.read_text() == render(header), (
-        f"{header.path} is stale: run `{cheader.COMMAND} {header.module}`"
-    )
+    check_header(header, root=ROOT)
 
 
 @pytest.mark.parametrize("header", HEADERS, ids=[h.path for h in HEADERS])

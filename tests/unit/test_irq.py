@@ -15,8 +15,7 @@ from simulators.errors import AckTimeout, DriverNotListening, SimulatorError
 from simulators.irq import Interrupt, InterruptLine, InterruptRegisters, LevelInterrupt
 from simulators.regfile import RegisterFile
 from umlharness.errors import HarnessError
-
-from .fake_driver import FakeDriver
+from umlharness.testing import FakeDriver
 
 LAYOUT = Struct("STATUS" / Int8ub, "MASK" / Int8ub)
 

@@ -14,8 +14,9 @@ from simulators.irq import InterruptLine
 from simulators.regfile import RegisterFile
 from simulators.rtl8111.model import DEFAULT_MAC, XID, LinkState, Rtl8111
 from simulators.rtl8111.regs import RTL8111, Intr, PhyStatus
+from umlharness.testing import FakeDriver
 
-from .fake_driver import FakeDriver, LinkHandler
+from .fake_driver import LinkHandler
 
 UP_1000_FULL = PhyStatus.LinkStatus | PhyStatus._1000bpsF | PhyStatus.FullDup
 

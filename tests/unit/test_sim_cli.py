@@ -12,9 +12,10 @@ from click.testing import CliRunner
 from simulators.cli import main, sim
 from simulators.regfile import RegisterFile
 from simulators.rtl8111.regs import RTL8111, PhyStatus
+from umlharness.testing import FakeDriver
 
 from .conftest import GuestRecorder
-from .fake_driver import FakeDriver, LinkHandler, rtl8111_file
+from .fake_driver import LinkHandler, rtl8111_file
 
 UP_1000_FULL = PhyStatus.LinkStatus | PhyStatus._1000bpsF | PhyStatus.FullDup
 

@@ -12,9 +12,10 @@ from click.testing import CliRunner
 from simulators.cli import main, sim
 from simulators.regfile import RegisterFile
 from simulators.thermo.regs import THERMO, THERMO_ID
+from umlharness.testing import FakeDriver
 
 from .conftest import GuestRecorder
-from .fake_driver import AlertHandler, FakeDriver, load_thermo
+from .fake_driver import AlertHandler, load_thermo
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from simulators.irq import InterruptLine
 from simulators.regfile import RegisterFile
 from simulators.thermo.model import Thermo, ThermoState, celsius
 from simulators.thermo.regs import THERMO, THERMO_ID, Ctrl, Status
+from umlharness.testing import FakeDriver
 
-from .fake_driver import AlertHandler, FakeDriver, load_thermo
+from .fake_driver import AlertHandler, load_thermo
 
 
 @pytest.fixture
