@@ -9,6 +9,11 @@ A device package declares a `Device` and names it in the entry-point group
 Installing the package is all it takes: `sim mysensor ...` appears, and the
 pytest plugin offers a fixture called `mysensor` that yields the model of a
 booted guest's device. This project's own devices are registered the same way.
+
+A repository that is not installed lists its devices in its project file
+instead (`devices = ["mysensor.device:DEVICE"]` under `[tool.umlharness]`,
+imported from its `model-paths`): the project file at or above the current
+directory, or the one `use_project()` names (the pytest plugin's).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 import click
+
+from umlharness_shared.project import Project, add_model_paths
 
 from .device import DeviceModel
 from .errors import SimulatorError
@@ -84,20 +91,40 @@ def import_object(where: str, what: str) -> Any:
         raise SimulatorError(f"{what}: cannot import it ({error})") from None
 
 
+_project: Project | None = None
+
+
+def use_project(project: Project) -> None:
+    """Read devices from `project` rather than the project file of the current directory."""
+    global _project
+    _project = project
+    devices.cache_clear()
+
+
 @functools.cache
 def devices() -> dict[str, Device[Any]]:
-    """Every registered device by name (read once per process)."""
+    """Every registered device by name (read once per process): the installed
+    packages' entry points, then the project file's `devices`."""
+    project = _project or Project.find()
+    add_model_paths(project)
+    points = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name)
+    declared = [(point.name, point.value, point.load) for point in points]
+    declared += [
+        (where, f"{project.where}", functools.partial(import_object, where, f"device {where}"))
+        for where in project.devices
+    ]
     found: dict[str, Device[Any]] = {}
-    for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+    for name, value, load in declared:
         try:
-            device = point.load()
+            device = load()
+        except SimulatorError:
+            raise
         except Exception as error:  # a broken package must not take `sim` down
             raise SimulatorError(
-                f"device {point.name} ({point.value}) cannot be loaded: "
-                f"{type(error).__name__}: {error}"
+                f"device {name} ({value}) cannot be loaded: {type(error).__name__}: {error}"
             ) from error
         if not isinstance(device, Device):
-            raise SimulatorError(f"entry point {point.name} ({point.value}) is not a Device")
+            raise SimulatorError(f"{name} ({value}) is not a Device")
         if device.name in found:
             raise SimulatorError(f"two packages register a device called {device.name}")
         found[device.name] = device

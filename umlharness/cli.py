@@ -23,6 +23,7 @@ from simulators.pci.models import make_model
 from simulators.pci.trace import show
 from umlharness_shared import registry
 from umlharness_shared.cli import run_cli
+from umlharness_shared.project import Project, add_model_paths
 
 from . import validate
 from .artifacts import ArtifactRequest, Artifacts, prepare, prepare_drivers
@@ -66,7 +67,20 @@ def clean_exit_on_signals() -> Iterator[None]:
 
 def source_options(func: F) -> F:
     func = click.option(
-        "--kasan", is_flag=True, help="Use the KASAN kernel variant (built and cached apart)."
+        "--kernel-config",
+        "kernel_config",
+        multiple=True,
+        envvar="UMLHARNESS_KERNEL_CONFIG",
+        type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        metavar="FRAGMENT",
+        help="A Kconfig fragment laid over the harness's (repeatable; default: the "
+        "project file's kernel-config). The kernel is built and cached apart.",
+    )(func)
+    func = click.option(
+        "--kasan",
+        is_flag=True,
+        envvar="UMLHARNESS_KASAN",
+        help="Use the KASAN kernel variant (built and cached apart).",
     )(func)
     func = click.option(
         "--jobs",
@@ -79,20 +93,61 @@ def source_options(func: F) -> F:
     func = click.option(
         "--source",
         type=click.Path(path_type=Path),
+        envvar="UMLHARNESS_SOURCE",
         help="Kernel source: a .tar.* archive or an unpacked tree / git checkout "
-        "(default: the newest /usr/src/linux-source-*.tar.*).",
+        "(default: the project file's kernel-source, else the newest "
+        "/usr/src/linux-source-*.tar.*).",
     )(func)
     return func
 
 
-def kernel_request(source: Path | None, jobs: int, kasan: bool = False) -> KernelRequest:
-    return KernelRequest(source=source, jobs=jobs, variant="kasan" if kasan else "default")
+def drivers_option(func: F) -> F:
+    return click.option(
+        "--drivers",
+        "drivers",
+        multiple=True,
+        envvar="UMLHARNESS_DRIVERS",
+        type=click.Path(path_type=Path, file_okay=False),
+        metavar="DIR",
+        help="A drivers directory: module directories with a Kbuild file each "
+        "(repeatable; default: the project file's drivers, else this tree's drivers/).",
+    )(func)
+
+
+def project() -> Project:
+    """The project file the command runs under (read once, by the group)."""
+    found = click.get_current_context().find_object(Project)
+    return found if found is not None else Project()
+
+
+def kernel_request(
+    source: Path | None, jobs: int, kasan: bool = False, kernel_config: tuple[Path, ...] = ()
+) -> KernelRequest:
+    settings = project()
+    return KernelRequest(
+        source=source or settings.kernel_source,
+        jobs=jobs,
+        variant="kasan" if kasan else "default",
+        user_fragments=tuple(p.resolve() for p in kernel_config) or settings.kernel_config,
+    )
+
+
+def artifact_request(kernel: KernelRequest, drivers: tuple[Path, ...]) -> ArtifactRequest:
+    chosen = tuple(d.resolve() for d in drivers) or project().drivers
+    return ArtifactRequest(kernel, drivers_dirs=chosen) if chosen else ArtifactRequest(kernel)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="umlharness")
-def cli() -> None:
-    """Test Linux device drivers without the hardware, in User-Mode Linux."""
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Test Linux device drivers without the hardware, in User-Mode Linux.
+
+    Settings come from the command line, then UMLHARNESS_* variables, then
+    [tool.umlharness] in the nearest pyproject.toml (see docs/tutorial.md).
+    """
+    ctx.obj = Project.find()
+    add_model_paths(ctx.obj)
 
 
 @cli.group()
@@ -102,26 +157,36 @@ def kernel() -> None:
 
 @kernel.command("build")
 @source_options
-def kernel_build(source: Path | None, jobs: int, kasan: bool) -> None:
+def kernel_build(
+    source: Path | None, jobs: int, kasan: bool, kernel_config: tuple[Path, ...]
+) -> None:
     """Build the UML kernel (or find it in the cache) and print its path."""
     reporter = default_reporter()
     with reporter.session():
-        built = build_kernel(kernel_request(source, jobs, kasan), reporter)
+        built = build_kernel(kernel_request(source, jobs, kasan, kernel_config), reporter)
     click.echo(built.binary)
 
 
 @cli.group()
 def drivers() -> None:
-    """The drivers under drivers/."""
+    """The drivers: module directories (with a Kbuild file) of the drivers directories."""
 
 
 @drivers.command("build")
+@drivers_option
 @source_options
-def drivers_build(source: Path | None, jobs: int, kasan: bool) -> None:
-    """Build every module under drivers/ against the kernel; print their paths."""
+def drivers_build(
+    drivers: tuple[Path, ...],
+    source: Path | None,
+    jobs: int,
+    kasan: bool,
+    kernel_config: tuple[Path, ...],
+) -> None:
+    """Build every module of the drivers directories against the kernel; print their paths."""
     reporter = default_reporter()
+    request = artifact_request(kernel_request(source, jobs, kasan, kernel_config), drivers)
     with reporter.session():
-        _, built = prepare_drivers(ArtifactRequest(kernel_request(source, jobs, kasan)), reporter)
+        _, built = prepare_drivers(request, reporter)
     for module in built.modules:
         click.echo(module)
 
@@ -132,12 +197,20 @@ def rootfs() -> None:
 
 
 @rootfs.command("build")
+@drivers_option
 @source_options
-def rootfs_build(source: Path | None, jobs: int, kasan: bool) -> None:
-    """Build the busybox rootfs image with the drivers installed; print its path."""
+def rootfs_build(
+    drivers: tuple[Path, ...],
+    source: Path | None,
+    jobs: int,
+    kasan: bool,
+    kernel_config: tuple[Path, ...],
+) -> None:
+    """Build the busybox rootfs image and the drivers' module tree; print the image's path."""
     reporter = default_reporter()
+    request = artifact_request(kernel_request(source, jobs, kasan, kernel_config), drivers)
     with reporter.session():
-        built = prepare(ArtifactRequest(kernel_request(source, jobs, kasan)), reporter)
+        built = prepare(request, reporter)
     click.echo(built.rootfs.image)
 
 
@@ -169,7 +242,11 @@ def rootfs_build(source: Path | None, jobs: int, kasan: bool) -> None:
     "console, 300 with --run).",
 )
 @click.option("--umid", help="Name of this instance (default: a unique uh-XXXXXXXX).")
-@click.option("--mem", default=DEFAULT_MEM, show_default=True, help="Guest memory.")
+@click.option(
+    "--mem",
+    envvar="UMLHARNESS_MEM",
+    help=f"Guest memory (default: the project file's mem, else {DEFAULT_MEM}).",
+)
 @click.option(
     "--share",
     type=click.Path(path_type=Path),
@@ -180,8 +257,12 @@ def rootfs_build(source: Path | None, jobs: int, kasan: bool) -> None:
     "pci",
     multiple=True,
     metavar="MODEL[,KEY=VALUE...]",
-    help="A PCI device served by a Python model over virt-pci (repeatable, up to 8): "
-    "rtl8111 (options mac, link) for the kernel's r8169, pcitest (option irq=msix|msi).",
+    help="A PCI device served by a Python model over virt-pci (repeatable, up to 8). "
+    "MODEL is a registered device (`sim devices`: rtl8111 with options mac, link for the "
+    "kernel's r8169; pcitest with irq=msix|msi) or package.module:Class, a PciFunction "
+    "of your own imported from the project file's model-paths or the current directory. "
+    "KEY=VALUE options go to the model's constructor; strict=1 fails the run on a "
+    "driver access outside the register map.",
 )
 @click.option(
     "--trace",
@@ -195,6 +276,7 @@ def rootfs_build(source: Path | None, jobs: int, kasan: bool) -> None:
     is_flag=True,
     help="Do not load drivers for the iomem regions and PCI devices, nor bring interfaces up.",
 )
+@drivers_option
 @source_options
 def boot(
     iomem: tuple[str, ...],
@@ -203,12 +285,14 @@ def boot(
     commands: tuple[str, ...],
     timeout: float | None,
     umid: str | None,
-    mem: str,
+    mem: str | None,
     share: Path | None,
     no_autoload: bool,
+    drivers: tuple[Path, ...],
     source: Path | None,
     jobs: int,
     kasan: bool,
+    kernel_config: tuple[Path, ...],
 ) -> None:
     """Boot a guest: run commands in it, or get its console.
 
@@ -227,7 +311,10 @@ def boot(
         share = validate.share(share)
     if umid is not None:
         validate.umid(umid)
+    mem = mem or project().mem or DEFAULT_MEM
     validate.guest_memory_backing(mem)
+    if timeout is None and commands:
+        timeout = project().timeout
     with clean_exit_on_signals():
         _boot(
             specs,
@@ -239,7 +326,7 @@ def boot(
             mem,
             share,
             no_autoload,
-            kernel_request(source, jobs, kasan),
+            artifact_request(kernel_request(source, jobs, kasan, kernel_config), drivers),
         )
 
 
@@ -253,11 +340,11 @@ def _boot(
     mem: str,
     share: Path | None,
     no_autoload: bool,
-    kernel: KernelRequest,
+    build: ArtifactRequest,
 ) -> None:
     reporter = default_reporter()
     with reporter.session():
-        artifacts = prepare(ArtifactRequest(kernel=kernel), reporter)
+        artifacts = prepare(build, reporter)
     # --timeout bounds the guest's run; building what was missing is not part of it.
     started = time.monotonic()
     if timeout is None and commands:

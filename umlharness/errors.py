@@ -27,12 +27,20 @@ class BuildFailed(HarnessError):
 class ConfigDropped(HarnessError):
     """Options asked for by a fragment did not survive `make olddefconfig`."""
 
-    def __init__(self, dropped: dict[str, tuple[str, str | None]]) -> None:
+    def __init__(
+        self, dropped: dict[str, tuple[str, str | None]], origins: dict[str, Path] | None = None
+    ) -> None:
         self.dropped = dropped
+        origins = origins or {}
         names = ", ".join(
-            f"{name}={wanted} (got {got or 'unset'})" for name, (wanted, got) in dropped.items()
+            f"{name}={wanted} (got {got or 'unset'}"
+            + (f"; set in {origins[name]})" if name in origins else ")")
+            for name, (wanted, got) in dropped.items()
         )
-        super().__init__(f"kernel config dropped options from the fragments: {names}")
+        super().__init__(
+            f"kernel config dropped options from the fragments: {names}; "
+            "their dependencies are off or they do not exist in this kernel"
+        )
 
 
 class GuestError(HarnessError):

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,23 +38,31 @@ DEFAULT_STEP_ESTIMATE = 900
 
 @dataclass(frozen=True)
 class KernelRequest:
-    """What kernel to build: source, extra fragments (a variant) and parallelism."""
+    """What kernel to build: source, extra fragments (a variant, the user's own)
+    and parallelism."""
 
     source: Path | None = None
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     variant: str = "default"
     config_dir: Path = field(default_factory=paths.config_dir)
     cache_root: Path = field(default_factory=paths.cache_dir)
+    #: The user's own Kconfig fragments (a project's `kernel-config`), laid over ours.
+    user_fragments: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        for fragment in self.user_fragments:
+            if not fragment.is_file():
+                raise HarnessError(f"kernel config fragment {fragment} does not exist")
 
     def fragments(self) -> list[Path]:
         base = sorted(self.config_dir.glob("*.config"))
-        if self.variant == "default":
-            return base
-        extra = self.config_dir / "variants" / f"{self.variant}.config"
-        if not extra.is_file():
-            known = sorted(p.stem for p in (self.config_dir / "variants").glob("*.config"))
-            raise HarnessError(f"unknown kernel variant {self.variant!r} (known: {known})")
-        return [*base, extra]
+        if self.variant != "default":
+            extra = self.config_dir / "variants" / f"{self.variant}.config"
+            if not extra.is_file():
+                known = sorted(p.stem for p in (self.config_dir / "variants").glob("*.config"))
+                raise HarnessError(f"unknown kernel variant {self.variant!r} (known: {known})")
+            base.append(extra)
+        return [*base, *self.user_fragments]
 
     def supported_series(self) -> list[str]:
         """Kernel series (e.g. "6.1") that have a patch set in uml-config/patches/."""
@@ -147,6 +156,15 @@ def build_kernel(request: KernelRequest, reporter: Reporter | None = None) -> Ke
     return Kernel(entry.ensure(builder.build, reporter))
 
 
+def _origins(fragments: list[Path], names: Iterable[str]) -> dict[str, Path]:
+    """The fragment that set each option last (the one whose value counts)."""
+    found: dict[str, Path] = {}
+    for fragment in fragments:
+        options = Kconfig.read(fragment).options
+        found.update({name: fragment for name in names if name in options})
+    return found
+
+
 class _KernelBuilder:
     def __init__(
         self,
@@ -212,7 +230,7 @@ class _KernelBuilder:
         )
         dropped = self.fragment.dropped_from(Kconfig.read(tree / ".config"))
         if dropped:
-            raise ConfigDropped(dropped)
+            raise ConfigDropped(dropped, _origins(self.request.fragments(), dropped))
         shutil.copy2(tree / ".config", out / "config")
 
     def compile(self, tree: Path, log: Path) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import site
 import subprocess
 import sys
 import time
@@ -51,6 +52,19 @@ class PciSpec:
 
     def __str__(self) -> str:
         return ",".join([self.model, *(f"{key}={value}" for key, value in self.options)])
+
+
+def backend_env() -> dict[str, str]:
+    """The environment of a backend: it imports what this process imports (a
+    project's `model-paths`, pytest's rootdir), not only what its cwd holds."""
+    installed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, *site.getsitepackages())}
+    own = []
+    for entry in sys.path:
+        path = Path(entry or os.getcwd()).resolve()
+        if path.is_dir() and not any(path.is_relative_to(i) for i in installed):
+            own.append(str(path))
+    inherited = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([*own, *filter(None, [inherited])])}
 
 
 class PciBackendDied(GuestError):
@@ -124,7 +138,12 @@ class PciBackend:
             command += ["--trace", str(self.trace)]
         with self.log.open("w") as log:
             self._process = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True
+                command,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                env=backend_env(),
             )
 
     def wait_ready(self, timeout: float) -> None:

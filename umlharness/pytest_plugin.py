@@ -1,9 +1,12 @@
 """pytest plugin: booted UML guests as fixtures, kernel crashes as test failures.
 
 Registered through the `pytest11` entry point, so installing umlharness is
-enough. Options share the `--uml-` prefix; each is also an ini key (`uml_…`)
-and an environment variable (`UMLHARNESS_…`); the command line wins, then the
-environment, then the ini file.
+enough. Options share the `--uml-` prefix; each is also an environment
+variable (`UMLHARNESS_…`), a key of the project file (`[tool.umlharness]` in
+the pyproject.toml at or above pytest's rootdir, see project.py) and an ini
+key (`uml_…`); that is also their order of precedence. Relative paths
+resolve against the current directory on the command line and in the
+environment, and against their file in the project file and the ini file.
 
     @pytest.mark.uml(iomem=["mock"], modules=["hello"])
     def test_driver(uml):
@@ -16,6 +19,7 @@ environment, then the ini file.
 from __future__ import annotations
 
 import os
+import types
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,13 +28,14 @@ from typing import Any
 
 import pytest
 
-from simulators.devices import Device, devices
+from simulators.devices import Device, devices, use_project
 from simulators.handle import open_model
 from umlharness_shared import registry
+from umlharness_shared.project import Project, add_model_paths
 
 from . import paths, validate
 from .artifacts import ArtifactRequest, Artifacts, prepare
-from .errors import GuestCrashed, HarnessError, ToolMissing
+from .errors import BuildFailed, GuestCrashed, HarnessError, ToolMissing
 from .instance import DEFAULT_MEM, BootRequest, Instance
 from .iomem import IomemSpec
 from .kernel import KernelRequest
@@ -65,13 +70,17 @@ OPTIONS = (
     Option(
         "drivers",
         "drivers directories to build and install, separated by ':' "
-        "(default: the project's drivers/)",
+        "(default: the project file's drivers, else the harness's drivers/)",
     ),
+    Option("kernel-config", "Kconfig fragments laid over the harness's, separated by ':'"),
     Option("mem", "guest memory", DEFAULT_MEM),
     Option("timeout", "seconds a boot, and each command by default, may take", "60"),
     Option("keep", "keep console logs, dmesg and iomem snapshots of passing tests too", flag=True),
     Option("kasan", "use the KASAN kernel variant (built on first use)", flag=True),
+    Option("strict", "fail tests whose driver accesses bytes outside the register map", flag=True),
 )
+#: Options whose project file key is not their name.
+PROJECT_KEYS = {"source": "kernel-source"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -88,26 +97,50 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "uml(iomem=[...], pci=[...], modules=[...], autoload=True, mem=None, share=None): "
+        "uml(iomem=[...], pci=[...], modules=[...], autoload=True, mem=None, share=None, "
+        "strict=False): "
         "how the `uml` fixture boots its guest",
     )
     # A bad option is one usage error now, not the same traceback in every test.
     try:
-        config.stash[_SETTINGS] = UmlSettings.from_config(config)
+        project = Project.find(config.inipath.parent if config.inipath else config.rootpath)
+        add_model_paths(project)
+        config.stash[_SETTINGS] = UmlSettings.from_config(config, project)
     except HarnessError as error:
         raise pytest.UsageError(f"umlharness: {error}") from None
+    use_project(project)
+    _register_device_fixtures(config)
 
 
-def option_value(config: pytest.Config, name: str) -> Any:
-    """The option's value: command line, then environment, then ini, then default."""
+def option_value(config: pytest.Config, name: str, project: Project | None = None) -> Any:
+    """The option's value: command line, then environment, then the project
+    file, then ini, then default."""
+    return option_source(config, name, project or Project())[0]
+
+
+def option_source(config: pytest.Config, name: str, project: Project) -> tuple[Any, Path]:
+    """The option's value and the directory its relative paths resolve against."""
     option = next(o for o in OPTIONS if o.name == name)
     given = config.getoption(option.cli)
     if given is not None:
-        return given
+        return given, config.invocation_params.dir
     if option.env in os.environ:
         raw = os.environ[option.env]
-        return raw.lower() in {"1", "yes", "true", "on"} if option.flag else raw
-    return config.getini(option.ini)
+        value = raw.lower() in {"1", "yes", "true", "on"} if option.flag else raw
+        return value, config.invocation_params.dir
+    key = PROJECT_KEYS.get(name, name)
+    if key in project.keys:
+        return _project_value(project, key), Path("/")
+    ini_dir = config.inipath.parent if config.inipath else config.rootpath
+    return config.getini(option.ini), ini_dir
+
+
+def _project_value(project: Project, key: str) -> Any:
+    """The project file's value in the plugin's form (paths already absolute)."""
+    value = getattr(project, key.replace("-", "_"))
+    if isinstance(value, tuple):
+        return ":".join(str(path) for path in value)
+    return str(value)
 
 
 def _named(name: str) -> str:
@@ -122,25 +155,38 @@ class UmlSettings:
 
     source: Path | None
     drivers: tuple[Path, ...]
+    kernel_config: tuple[Path, ...]
     mem: str
     timeout: float
     keep: bool
     kasan: bool
+    strict: bool = False
 
     @classmethod
-    def from_config(cls, config: pytest.Config) -> UmlSettings:
-        source = option_value(config, "source")
-        drivers = option_value(config, "drivers")
+    def from_config(cls, config: pytest.Config, project: Project | None = None) -> UmlSettings:
+        project = project or Project()
+        source, source_base = option_source(config, "source", project)
+        drivers = _path_list(config, "drivers", project)
+        for directory in drivers:
+            if not directory.is_dir():
+                raise HarnessError(f"{_named('drivers')}: {directory} is not a directory")
         return cls(
-            source=Path(source) if source else None,
-            drivers=tuple(Path(d) for d in drivers.split(":"))
-            if drivers
-            else (paths.drivers_dir(),),
-            mem=_checked_mem(str(option_value(config, "mem"))),
-            timeout=validate.seconds(option_value(config, "timeout"), _named("timeout")),
-            keep=bool(option_value(config, "keep")),
-            kasan=bool(option_value(config, "kasan")),
+            source=source_base / source if source else None,
+            drivers=drivers or (paths.drivers_dir(),),
+            kernel_config=_path_list(config, "kernel-config", project),
+            mem=_checked_mem(str(option_value(config, "mem", project))),
+            timeout=validate.seconds(
+                option_value(config, "timeout", project), _named("timeout")
+            ),
+            keep=bool(option_value(config, "keep", project)),
+            kasan=bool(option_value(config, "kasan", project)),
+            strict=bool(option_value(config, "strict", project)),
         )
+
+
+def _path_list(config: pytest.Config, name: str, project: Project) -> tuple[Path, ...]:
+    value, base = option_source(config, name, project)
+    return tuple((base / part).resolve() for part in str(value or "").split(":") if part)
 
 
 def _checked_mem(text: str) -> str:
@@ -163,7 +209,9 @@ def uml_artifacts(uml_settings: UmlSettings) -> Artifacts:
     registry.instances(reap_stale=True)
     request = ArtifactRequest(
         kernel=KernelRequest(
-            source=uml_settings.source, variant="kasan" if uml_settings.kasan else "default"
+            source=uml_settings.source,
+            variant="kasan" if uml_settings.kasan else "default",
+            user_fragments=uml_settings.kernel_config,
         ),
         drivers_dirs=uml_settings.drivers,
     )
@@ -242,19 +290,40 @@ def uml_boot(
 
 
 @pytest.fixture
-def uml(request: pytest.FixtureRequest, uml_boot: BootFactory) -> Instance:
+def uml(
+    request: pytest.FixtureRequest, uml_boot: BootFactory, uml_settings: UmlSettings
+) -> Instance:
     """A guest booted as the test's `@pytest.mark.uml(...)` marker says (default: plain)."""
     marker = request.node.get_closest_marker("uml")
     kwargs = dict(marker.kwargs) if marker else {}
+    strict = bool(kwargs.pop("strict", uml_settings.strict))
+    request.node.stash[_STRICT] = strict
+    if strict:
+        # Over PCI the backend sees every access: it fails the run on one outside the map.
+        kwargs["pci"] = [_strict_pci(spec) for spec in kwargs.get("pci", ())]
     return uml_boot(**kwargs)
+
+
+def _strict_pci(spec: str | PciSpec) -> str:
+    text = str(spec)
+    return text if ",strict=" in text else f"{text},strict=1"
+
+
+_STRICT = pytest.StashKey[bool]()
 
 
 def _model_fixture(device: Device[Any]) -> Any:
     """A fixture named after `device`: the `uml` guest's model of it, over the
-    device's iomem region if the guest has it, else over its PCI device."""
+    device's iomem region if the guest has it, else over its PCI device.
 
-    def model(uml: Instance) -> Iterator[Any]:
-        with open_model(device, umid=uml.umid) as handle, handle.explain():
+    Closing the model at teardown raises what it raised in a hook or thread
+    (ModelError) and, in strict mode, the driver's writes outside the
+    register map over iomem (UnmappedAccess): either fails the test.
+    """
+
+    def model(uml: Instance, request: pytest.FixtureRequest) -> Iterator[Any]:
+        strict = request.node.stash.get(_STRICT, False)
+        with open_model(device, umid=uml.umid, strict=strict) as handle, handle.explain():
             yield handle.model
 
     where = [f"iomem=[{device.region!r}]"] if device.region else []
@@ -266,19 +335,21 @@ def _model_fixture(device: Device[Any]) -> Any:
     return pytest.fixture(name=device.name)(model)
 
 
-def _register_device_fixtures() -> None:
-    """One fixture per registered device that has a model (simulators.devices)."""
+def _register_device_fixtures(config: pytest.Config) -> None:
+    """One fixture per registered device that has a model (simulators.devices),
+    the project file's devices included, in a plugin of their own."""
     try:
         registered = devices()
     except HarnessError as error:  # a broken device package must not break pytest
         warnings.warn(f"umlharness: no device fixtures: {error}", stacklevel=1)
         return
+    if config.pluginmanager.has_plugin("umlharness-devices"):
+        return
+    holder = types.ModuleType("umlharness_device_fixtures")
     for device in registered.values():
         if device.fixture and device.model is not None:
-            globals()[f"_device_fixture_{device.name}"] = _model_fixture(device)
-
-
-_register_device_fixtures()
+            setattr(holder, f"_device_fixture_{device.name}", _model_fixture(device))
+    config.pluginmanager.register(holder, "umlharness-devices")
 
 
 def _fail_on_late_crash(report: pytest.TestReport, booted: _Booted) -> None:
@@ -294,6 +365,19 @@ def _fail_on_late_crash(report: pytest.TestReport, booted: _Booted) -> None:
             return
 
 
+def _report_build_failure_once(item: pytest.Item, report: pytest.TestReport, error: object) -> None:
+    """A failed build errors every test that needs it: the first shows the
+    compiler's words (the user's file and line), the others point there."""
+    if not isinstance(error, BuildFailed):
+        return
+    first = item.config.stash.setdefault(_BUILD_FAILURES, {}).setdefault(id(error), item.nodeid)
+    if first == item.nodeid:
+        report.longrepr = f"umlharness: {error}"
+    else:
+        report.longrepr = f"umlharness: the build failed; its error is reported at {first}"
+
+
+_BUILD_FAILURES = pytest.StashKey[dict[int, str]]()
 _BOOTED = pytest.StashKey[_Booted]()
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
@@ -319,6 +403,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report: pytest.TestReport = yield
     reports = item.stash.setdefault(_REPORTS, {})
     reports[report.when] = report
+    if report.when == "setup" and call.excinfo is not None:
+        _report_build_failure_once(item, report, call.excinfo.value)
     booted = item.stash.get(_BOOTED, None)
     if booted is None:
         return report
