@@ -50,7 +50,12 @@ def instance_options(
 ) -> list[Callable[[F], F]]:
     """--umid ID, or --iomem FILE [--irq SOCKET] naming the device's files directly."""
     return [
-        click.option("--umid", metavar="ID", help="The instance (default: the only running one)."),
+        click.option(
+            "--umid",
+            metavar="ID",
+            help="The instance (default: $UMLHARNESS_UMID, else the only one running "
+            "outside a pytest session).",
+        ),
         click.option(
             "--iomem",
             type=click.Path(path_type=Path, dir_okay=False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,11 @@ import pytest
 from umlharness import Artifacts, BootRequest, Instance, prepare
 from umlharness.progress import LineReporter
 from umlharness_shared.procs import pid_alive
+from umlharness_shared.registry import UMID_ENV
+
+# The guest a developer selected in this shell is not the tests': a bare
+# lookup in a test (and in the commands it starts) must not find it.
+os.environ.pop(UMID_ENV, None)
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,13 @@ MARKER = ".umlharness-instance"
 RECORD = "instance.json"
 #: Present when the owner (`umlharness boot` on a console) powers the guest off on SIGTERM.
 OWNER_STOPS = "owner-stops"
+#: Where the owner of a console-mode guest serves `umlharness exec` (umlharness/remote_exec.py).
+EXEC_SOCKET = "exec.sock"
+#: Names the instance that `sim`, `umlharness stop` and `umlharness exec` use when given none.
+UMID_ENV = "UMLHARNESS_UMID"
+#: How the owner uses the guest's console (InstanceInfo.console).
+CONSOLE_EXEC = "exec"  # `umlharness boot` without a terminal: serves exec on EXEC_SOCKET
+CONSOLE_INTERACTIVE = "interactive"  # `umlharness boot` on a terminal: a person types
 
 
 def uml_needle(umid: str) -> bytes:
@@ -90,6 +97,10 @@ class InstanceInfo:
     owner: ProcessId | None  # the harness process that booted it
     #: PCI devices by slot (pci0...)
     pci: dict[str, PciRecord] = field(default_factory=dict)
+    #: Booted by a pytest session: a bare `sim`, `stop` or `exec` leaves it alone.
+    by_pytest: bool = False
+    #: CONSOLE_EXEC, CONSOLE_INTERACTIVE, or None: the program that booted it holds it.
+    console: str | None = None
 
     @property
     def pid(self) -> int:
@@ -179,6 +190,8 @@ def _read(directory: Path) -> InstanceInfo | None:
                 str(slot): PciRecord.from_json(str(slot), device)
                 for slot, device in dict(data.get("pci", {})).items()
             },
+            by_pytest=bool(data.get("by_pytest", False)),
+            console=None if data.get("console") is None else str(data["console"]),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -218,6 +231,7 @@ def record(
     iomem: dict[str, str],
     umid_dir: str,
     pci: Sequence[PciRecord] = (),
+    by_pytest: bool = False,
 ) -> None:
     data = {
         "uml": uml.to_json(),
@@ -226,7 +240,13 @@ def record(
         "pci": {device.slot: device.to_json() for device in pci},
         "umid_dir": umid_dir,
         "started": time.time(),
+        "by_pytest": by_pytest,
     }
+    _write_record(directory, data)
+
+
+def _write_record(directory: Path, data: dict[str, Any]) -> None:
+    # Whole or not at all: readers never see half a record.
     tmp = directory / f".{RECORD}.tmp"
     tmp.write_text(json.dumps(data, indent=2))
     tmp.rename(directory / RECORD)
@@ -235,6 +255,16 @@ def record(
 def owner_stops(directory: Path) -> None:
     """Let `stop` SIGTERM this process, which then shuts the guest down itself."""
     (directory / OWNER_STOPS).touch()
+
+
+def set_console(directory: Path, console: str) -> None:
+    """Record how the owner uses the console (CONSOLE_EXEC, CONSOLE_INTERACTIVE).
+
+    Only the owner writes its record, so reading and rewriting it races with no one.
+    """
+    data = json.loads((directory / RECORD).read_text())
+    data["console"] = console
+    _write_record(directory, data)
 
 
 def reap(directory: Path, info: InstanceInfo | None) -> None:
@@ -272,29 +302,59 @@ def instances(reap_stale: bool = True) -> list[InstanceInfo]:
 
 
 def find(umid: str | None, pick_with: str = "--umid") -> InstanceInfo:
-    """The instance called `umid`, or the only running one when `umid` is None.
+    """The instance called `umid`, else the one UMLHARNESS_UMID names, else the only
+    one running outside a pytest session (see choose()).
 
     `pick_with` is how the caller's user names one, for the error that says
     several are running.
     """
-    running = instances()
+    return choose(instances(), umid, os.environ.get(UMID_ENV) or None, pick_with)
+
+
+def choose(
+    running: Sequence[InstanceInfo],
+    umid: str | None,
+    env_umid: str | None,
+    pick_with: str = "--umid",
+) -> InstanceInfo:
+    """The instance named by `umid`, else by `env_umid` (UMLHARNESS_UMID), else the
+    only running one not booted by a pytest session.
+
+    A named instance may be any, a test's too; only the bare choice skips the
+    guests of test sessions, so a `sim` or `stop` typed in a shell never lands
+    on a guest a test is using.
+    """
+    if umid is None and env_umid is not None:
+        return _named(running, env_umid, f" (from {UMID_ENV})")
     if umid is not None:
-        for info in running:
-            if info.umid == umid:
-                return info
-        raise HarnessError(f"no running instance with umid {umid}")
-    if not running:
+        return _named(running, umid, "")
+    candidates = [info for info in running if not info.by_pytest]
+    if not candidates:
+        if running:
+            names = ", ".join(info.umid for info in running)
+            raise HarnessError(
+                "no instance is running outside a pytest session "
+                f"({names} belong to one): name one with {pick_with}"
+            )
         raise HarnessError("no running instance: start one with `umlharness boot`")
-    if len(running) > 1:
-        names = ", ".join(info.umid for info in running)
+    if len(candidates) > 1:
+        names = ", ".join(info.umid for info in candidates)
         raise HarnessError(
-            f"{len(running)} instances are running ({names}): pick one with {pick_with}"
+            f"{len(candidates)} instances are running ({names}): pick one with {pick_with} "
+            f"or {UMID_ENV}"
         )
-    return running[0]
+    return candidates[0]
+
+
+def _named(running: Sequence[InstanceInfo], umid: str, source: str) -> InstanceInfo:
+    for info in running:
+        if info.umid == umid:
+            return info
+    raise HarnessError(f"no running instance with umid {umid}{source}")
 
 
 def stop(umid: str | None, timeout: float = 5.0) -> InstanceInfo:
-    """Stop an instance (the only running one if `umid` is None): SIGTERM its
+    """Stop an instance (if `umid` is None, as find() chooses): SIGTERM its
     group (UML halts), then SIGKILL; remove its directory. The instance stopped."""
     info = find(umid, pick_with="`umlharness stop UMID`")
     owner = info.owner

@@ -13,7 +13,7 @@ import pytest
 from umlharness_shared import registry
 from umlharness_shared.procs import ProcessId
 
-#: recorded_guest(umid, umid_dir, iomem) -> the instance directory it recorded
+#: recorded_guest(umid, umid_dir, iomem, by_pytest) -> the instance directory it recorded
 GuestRecorder = Callable[..., Path]
 
 
@@ -23,7 +23,9 @@ def recorded_guest() -> Iterator[GuestRecorder]:
     command line, as a real UML has: the registry sees them running."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def record(umid: str, umid_dir: Path, iomem: dict[str, str] | None = None) -> Path:
+    def record(
+        umid: str, umid_dir: Path, iomem: dict[str, str] | None = None, by_pytest: bool = False
+    ) -> Path:
         process = subprocess.Popen(
             [sys.executable, "-c", "import time; time.sleep(600)", f"umid={umid}"],
             start_new_session=True,
@@ -36,7 +38,9 @@ def recorded_guest() -> Iterator[GuestRecorder]:
             assert time.monotonic() < deadline
             time.sleep(0.001)
         directory = registry.claim(umid)
-        registry.record(directory, uml=uml, iomem=iomem or {}, umid_dir=str(umid_dir))
+        registry.record(
+            directory, uml=uml, iomem=iomem or {}, umid_dir=str(umid_dir), by_pytest=by_pytest
+        )
         return directory
 
     yield record

@@ -209,3 +209,73 @@ def test_a_claim_whose_marker_is_being_written_is_not_reaped(run_dir: Path) -> N
     os.utime(starting / registry.MARKER, (stale, stale))
     assert registry.instances() == []
     assert not starting.exists()
+
+
+def test_a_bare_find_skips_the_guests_of_pytest_sessions(
+    recorded_guest: GuestRecorder, tmp_path: Path
+) -> None:
+    recorded_guest("t1", tmp_path / "u1", by_pytest=True)
+    recorded_guest("t2", tmp_path / "u2", by_pytest=True)
+    with pytest.raises(
+        HarnessError,
+        match=r"no instance is running outside a pytest session \(t1, t2 belong to one\)",
+    ):
+        registry.find(None)
+    assert registry.find("t1").by_pytest  # named, a test's guest is reachable
+    recorded_guest("mine", tmp_path / "u3")
+    assert registry.find(None).umid == "mine"
+    assert [info.by_pytest for info in registry.instances()] == [True, True, False]
+
+
+def test_umlharness_umid_chooses_when_no_umid_is_given(
+    recorded_guest: GuestRecorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded_guest("t1", tmp_path / "u1")
+    recorded_guest("t2", tmp_path / "u2")
+    recorded_guest("t3", tmp_path / "u3", by_pytest=True)
+    with pytest.raises(HarnessError, match=r"pick one with --umid or UMLHARNESS_UMID"):
+        registry.find(None)
+    monkeypatch.setenv(registry.UMID_ENV, "t2")
+    assert registry.find(None).umid == "t2"
+    assert registry.find("t1").umid == "t1"  # a umid given wins
+    monkeypatch.setenv(registry.UMID_ENV, "t3")
+    assert registry.find(None).umid == "t3"  # named, even a test's
+    monkeypatch.setenv(registry.UMID_ENV, "t9")
+    with pytest.raises(
+        HarnessError, match=r"no running instance with umid t9 \(from UMLHARNESS_UMID\)"
+    ):
+        registry.find(None)
+    monkeypatch.setenv(registry.UMID_ENV, "")  # set but empty: as if unset
+    with pytest.raises(HarnessError, match="2 instances are running"):
+        registry.find(None)
+
+
+def test_choose_is_the_same_choice_without_the_registry(tmp_path: Path) -> None:
+    def info(umid: str, by_pytest: bool = False) -> registry.InstanceInfo:
+        me = ProcessId.this()
+        return registry.InstanceInfo(umid, tmp_path, tmp_path, {}, 0.0, me, me, by_pytest=by_pytest)
+
+    running = [info("a", by_pytest=True), info("b")]
+    assert registry.choose(running, None, None).umid == "b"
+    assert registry.choose(running, None, "a").umid == "a"
+    assert registry.choose(running, "b", "a").umid == "b"
+    with pytest.raises(HarnessError, match="no running instance: start one"):
+        registry.choose([], None, None)
+
+
+def test_stop_without_a_umid_leaves_a_pytest_sessions_guest_alone(
+    recorded_guest: GuestRecorder, tmp_path: Path
+) -> None:
+    recorded_guest("t1", tmp_path / "u1", by_pytest=True)
+    with pytest.raises(HarnessError, match="outside a pytest session"):
+        registry.stop(None)
+    (info,) = registry.instances()
+    assert info.umid == "t1" and info.running()
+
+
+def test_the_console_mode_is_recorded(recorded_guest: GuestRecorder, tmp_path: Path) -> None:
+    directory = recorded_guest("t1", tmp_path / "u1")
+    assert registry.find("t1").console is None
+    registry.set_console(directory, registry.CONSOLE_EXEC)
+    info = registry.find("t1")
+    assert info.console == registry.CONSOLE_EXEC and info.running()
