@@ -79,6 +79,8 @@ class BootRequest:
     #: Record every PCI access here (pci1... go to TRACE.pci1...).
     pci_trace: Path | None = None
     extra_args: Sequence[str] = ()
+    #: Booted by a pytest session: recorded so that a bare `sim`, `stop` or `exec` skips it.
+    by_pytest: bool = False
     #: Called with kernel log text as it arrives (the interactive console prints it).
     kernel_echo: Callable[[str], None] | None = field(default=None, compare=False)
 
@@ -232,6 +234,7 @@ class Instance:
             iomem={name: str(path) for name, path in self.iomem_files.items()},
             umid_dir=str(self.umid_dir),
             pci=[device.record for device in self.devices],
+            by_pytest=request.by_pytest,
         )
         self.shell.expect_console([re.escape(READY_MARKER)], request.boot_timeout, "boot")
 
@@ -313,6 +316,19 @@ class Instance:
     def wait(self, timeout: float | None = None) -> None:
         """Block until the guest exits (or `timeout`); raise on a crash or a kill."""
         self.shell.wait(timeout)
+
+    def pump(self, timeout: float = 0.0) -> bool:
+        """While no command runs: read the console for up to `timeout` seconds and
+        look for a crash; False once the guest has exited (raise on a crash or a kill)."""
+        return self.shell.pump(timeout)
+
+    def console_fileno(self) -> int:
+        """The console's descriptor, readable when the guest prints (or exits)."""
+        return int(self.shell.child.child_fd)
+
+    def interrupt(self, timeout: float = 5.0) -> None:
+        """Stop the command that runs (Ctrl-C) and wait until the shell answers again."""
+        self.shell.interrupt(timeout)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Power the guest off; kill it if it does not go in `timeout` seconds."""

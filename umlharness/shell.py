@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pexpect
 
-from .console import read_marker_line
+from .console import read_marker_line, take_unread
 from .errors import BootTimeout, GuestError, GuestExited
 
 #: How often a wait looks at the kernel log for a crash.
@@ -204,20 +204,39 @@ class GuestShell:
     def wait(self, timeout: float | None = None) -> None:
         """Block until the guest exits (or `timeout`); raise on a crash."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.child.isalive():
-            self._watch(False)
+        while self.pump(0.2):
             if deadline is not None and time.monotonic() > deadline:
                 raise BootTimeout(
                     f"the guest still runs after {timeout:g}s",
                     console_tail=self.tail(),
                     log=self._log_path(),
                 )
+
+    def pump(self, timeout: float) -> bool:
+        """Read the console for up to `timeout` seconds while no command runs, and
+        look for a crash; False once UML has exited (raise on a crash or a kill).
+
+        What is read is in the console log; it is dropped here, so an idle
+        guest that prints does not grow pexpect's buffer without end.
+        """
+        if self.child.isalive():
+            self._watch(False)
             try:
-                self.child.expect(pexpect.EOF, timeout=0.2)
+                self.child.expect(pexpect.EOF, timeout=timeout)
             except pexpect.TIMEOUT:
-                continue
+                take_unread(self.child)
+                return True
+            if self.child.isalive():  # the console closed; the process is not reaped yet
+                return True
         self._watch(True)
         self.raise_if_killed()
+        return False
+
+    def interrupt(self, timeout: float) -> None:
+        """Ctrl-C to the command that runs (the console is the shell's controlling
+        tty), then wait until the shell answers again."""
+        self.child.send("\x03")
+        self.sync(timeout)
 
     def raise_if_killed(self) -> None:
         """A guest that ended other than by powering off (killed, say) is an error."""
