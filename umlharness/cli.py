@@ -25,7 +25,7 @@ from umlharness_shared import registry
 from umlharness_shared.cli import run_cli
 from umlharness_shared.project import Project, add_model_paths
 
-from . import validate
+from . import remote_exec, validate
 from .artifacts import ArtifactRequest, Artifacts, prepare, prepare_drivers
 from .errors import BootTimeout, BuildFailed, GuestError, HarnessError
 from .instance import DEFAULT_MEM, BootRequest, Instance
@@ -418,22 +418,31 @@ def _console(request: BootRequest, artifacts: Artifacts, interactive: bool) -> N
         for backend in instance.pci:
             click.echo(f"pci:       {backend.slot} = {backend.spec} (log {backend.log})", err=True)
         click.echo(f"kernel:    {artifacts.kernel.binary}", err=True)
+        click.echo(
+            f"select:    export {registry.UMID_ENV}={instance.umid}  "
+            "(then sim, exec and stop in that shell use this guest)",
+            err=True,
+        )
         if interactive:
+            registry.set_console(instance.dir, registry.CONSOLE_INTERACTIVE)
             click.echo("console:   press Ctrl-] to stop the guest", err=True)
             instance.run("true")  # the shell is up; give the user a prompt
             instance.prepare_interactive()
             instance.interact(escape_character=ESCAPE_KEY)
-        else:
+            return
+        registry.owner_stops(instance.dir)
+        # The serving thread owns the console from here on; this one only waits.
+        with remote_exec.serving(instance) as server:
             click.echo(
-                "console:   not a terminal; stop with `umlharness stop "
-                f"{instance.umid}` or a signal",
+                "console:   not a terminal; run commands with `umlharness exec`, stop with "
+                f"`umlharness stop {instance.umid}` or a signal",
                 err=True,
             )
-            registry.owner_stops(instance.dir)
             try:
-                instance.wait()
+                server.wait()
             except SystemExit:
-                instance.shutdown(timeout=5)  # a clean poweroff, drivers unbound
+                if server.stop(timeout=remote_exec.INTERRUPT_SECONDS):
+                    instance.shutdown(timeout=5)  # a clean poweroff, drivers unbound
                 raise
 
 
@@ -446,7 +455,9 @@ def ps() -> None:
         return
     for info in running:
         age = time.time() - info.started
-        click.echo(f"{info.umid}  pid {info.pid}  up {age:.0f}s  dir {info.umid_dir}")
+        marks = "  [pytest session]" if info.by_pytest else ""
+        marks += "  [serves exec]" if info.console == registry.CONSOLE_EXEC else ""
+        click.echo(f"{info.umid}  pid {info.pid}  up {age:.0f}s  dir {info.umid_dir}{marks}")
         for name, path in info.iomem.items():
             click.echo(f"    iomem {name}: {path}")
         for slot, device in info.pci.items():
@@ -477,10 +488,42 @@ def trace_command(file: Path, limit: int | None, import_model: bool) -> None:
 @cli.command()
 @click.argument("umid", required=False)
 def stop(umid: str | None) -> None:
-    """Stop the instance UMID (default: the only running one), its whole process
-    group, and remove its directory."""
+    """Stop the instance UMID, its whole process group, and remove its directory.
+
+    Without UMID: the one $UMLHARNESS_UMID names, else the only one running
+    outside a pytest session.
+    """
     info = registry.stop(umid)
     click.echo(f"stopped {info.umid}")
+
+
+@cli.command("exec", context_settings={"allow_interspersed_args": False})
+@click.option(
+    "--umid",
+    metavar="ID",
+    help="The instance (default: $UMLHARNESS_UMID, else the only one running "
+    "outside a pytest session).",
+)
+@click.option(
+    "--timeout",
+    callback=lambda _ctx, _param, value: validate.seconds(value, "--timeout"),
+    default=str(remote_exec.DEFAULT_TIMEOUT),
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds the command may take; then exec fails and sends it Ctrl-C.",
+)
+@click.argument("command", nargs=-1, required=True)
+def exec_command(umid: str | None, timeout: float, command: tuple[str, ...]) -> None:
+    """Run COMMAND in a running guest, print its output, exit with its status.
+
+    The guest is one booted by `umlharness boot` without a terminal, which
+    serves the request. One argument is a shell command line (`exec 'dmesg |
+    tail'`); several are the words of one command (`exec -- sh -c 'exit 3'`).
+    """
+    result = remote_exec.run_remote(umid, remote_exec.command_line(command), timeout)
+    sys.stdout.write(result.output)
+    sys.stdout.flush()
+    sys.exit(result.exit_code)
 
 
 def main() -> None:

@@ -264,6 +264,7 @@ def uml_boot(
             autoload=autoload,
             boot_timeout=timeout or uml_settings.timeout,
             command_timeout=timeout or uml_settings.timeout,
+            by_pytest=True,
         )
         instance = Instance.boot(boot_request)
         booted.instances.append(instance)
