@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,16 +63,18 @@ def run(
     )
 
 
-def test_its_own_tests_pass(repo: Path, env: dict[str, str], tmp_path: Path) -> None:
+def test_its_own_tests_pass(repo: Path, env: dict[str, str]) -> None:
     tests = len(re.findall(r"^def test_", (repo / "tests" / "test_gpio8.py").read_text(), re.M))
-    # --basetemp: its tmp paths under this test's, away from this session's own.
-    done = run(
-        repo,
-        env,
-        *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
-        f"--basetemp={tmp_path / 'basetemp'}",
-        timeout=120,
-    )
+    # --basetemp: its tmp paths away from this session's, and short: a unix
+    # socket's path (its FakeDriver's) has at most 107 bytes.
+    with tempfile.TemporaryDirectory(prefix="gpio8-") as basetemp:
+        done = run(
+            repo,
+            env,
+            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
+            f"--basetemp={basetemp}",
+            timeout=120,
+        )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(rf"^{tests} passed in ", done.stdout, re.M), done.stdout
 
