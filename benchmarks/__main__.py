@@ -22,14 +22,14 @@ from types import ModuleType
 def available() -> list[str]:
     here = Path(__file__).parent
     return sorted(
-        info.name.removeprefix("bench_")
+        info.name.removeprefix("bench_").replace("_", "-")
         for info in pkgutil.iter_modules([str(here)])
         if info.name.startswith("bench_")
     )
 
 
 def parser_for(name: str) -> tuple[ModuleType, argparse.ArgumentParser]:
-    module = importlib.import_module(f"benchmarks.bench_{name}")
+    module = importlib.import_module(f"benchmarks.bench_{name.replace('-', '_')}")
     parser = argparse.ArgumentParser(prog=f"python3 -m benchmarks {name}")
     module.add_arguments(parser)
     return module, parser

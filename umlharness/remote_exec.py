@@ -176,6 +176,8 @@ class ExecServer:
             remaining = max(deadline - time.monotonic(), 0.05)
             result = self._instance.run(command, timeout=remaining)
         except BootTimeout as expired:
+            # In the user's words: the --timeout they gave, not what was left of it.
+            expired.args = (f"run {command!r}: no answer within {timeout:g}s",)
             return self._interrupt(expired)
         except GuestError as error:
             if self._stopping.is_set():  # the owner tore the guest down under the command

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,15 @@ def test_two_instances_at_once_leave_nothing(artifacts: Artifacts) -> None:
     assert len({instance.umid for instance in instances}) == 2
     for instance in instances:
         assert_gone(instance, instance.pid)
+
+
+def test_a_command_out_of_time_is_stopped_by_ctrl_c(vm: Instance) -> None:
+    # Nothing the guest runs ignores SIGINT (a background job of init's
+    # non-interactive shell would, and so would everything it started).
+    assert vm.check("grep SigIgn /proc/self/status").split() == ["SigIgn:", "0000000000000000"]
+    with pytest.raises(BootTimeout):
+        vm.run("sleep 100", timeout=1)
+    started = time.monotonic()
+    vm.interrupt(timeout=3)
+    assert vm.run("echo after", timeout=5).output == "after\n"
+    assert time.monotonic() - started < 3
