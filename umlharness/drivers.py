@@ -25,6 +25,7 @@ from . import paths
 from .buildlog import run_logged
 from .cache import CacheEntry, digest
 from .errors import BuildFailed, HarnessError
+from .kbuild_replay import Recipe
 from .kernel import Kernel
 from .progress import QuietReporter, Reporter
 
@@ -43,6 +44,10 @@ class BuiltDrivers:
     """The modules built from the drivers directories (.ko files in the cache)."""
 
     modules: tuple[Path, ...]
+
+
+class RecipeFailed(BuildFailed):
+    """A command of a recorded build recipe failed (kbuild_replay.py)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,48 @@ class ModuleSource:
         """How `__FILE__` names the sources (in a WARN's file:line): relative to the
         project, so that the module is the same whichever checkout built it."""
         return str(self.drivers_dir.relative_to(project_root_of(self.drivers_dir)))
+
+    def layout_key(self, kernel: Kernel) -> str:
+        """What decides the commands Kbuild runs for this module (kbuild_replay.py):
+        its Kbuild file, the names of the files it is built with, the kernel and
+        the flags; not the sources' contents."""
+        module = self.drivers_dir / self.relative
+        return digest(
+            [
+                RECIPE_VERSION,
+                kernel.key,
+                self.shown_as,
+                str(self.relative),
+                str(paths.include_dir()),
+                str(uh_iomem_version()),
+                *(str(p.relative_to(self.drivers_dir)) for p in self.copied_files()),
+                *(k.read_bytes() for k in sorted(module.rglob("Kbuild*"))),
+                *(m.read_bytes() for m in sorted(module.rglob("Makefile"))),
+            ]
+        )
+
+    def copy_to(self, target: Path) -> None:
+        """Copy the drivers directory, without the other modules or build outputs."""
+        shutil.copytree(self.drivers_dir, target, ignore=self._ignored)
+
+    def copied_files(self) -> list[Path]:
+        found = []
+        for directory, names, files in os.walk(self.drivers_dir):
+            names[:] = sorted(set(names) - set(self._ignored(directory, names)))
+            found += [
+                Path(directory, f)
+                for f in sorted(set(files) - set(self._ignored(directory, files)))
+            ]
+        return found
+
+    def _ignored(self, directory: str, names: list[str]) -> list[str]:
+        here = Path(directory)
+        others = [m for m in module_dirs(self.drivers_dir) if m != self.module_dir]
+        return [
+            n
+            for n in names
+            if (here / n) in others or n.startswith(".") or _is_build_output(here / n)
+        ]
 
     def key(self, kernel: Kernel, all_modules: Sequence[Path]) -> str:
         others = [m for m in all_modules if m != self.module_dir]
@@ -165,20 +212,25 @@ def build_drivers(
 
 def build_module(kernel: Kernel, source: ModuleSource, out: Path, log: Path) -> None:
     """Build one module in a copy of its drivers directory; its .ko files go to `out`."""
-    others = [m for m in module_dirs(source.drivers_dir) if m != source.module_dir]
     copy = out / "src" / source.drivers_dir.name
-
-    def ignore(directory: str, names: list[str]) -> list[str]:
-        here = Path(directory)
-        return [
-            n
-            for n in names
-            if (here / n) in others or n.startswith(".") or _is_build_output(here / n)
-        ]
-
-    shutil.copytree(source.drivers_dir, copy, ignore=ignore)
-    build_one(kernel, copy / source.relative, log, (copy, source.drivers_dir), source.shown_as)
-    for ko in (copy / source.relative).glob("*.ko"):
+    source.copy_to(copy)
+    built = copy / source.relative
+    recipe_file = paths.cache_dir() / "recipes" / f"{source.layout_key(kernel)}.json"
+    recipe = Recipe.load(recipe_file)
+    try:
+        build_one(kernel, built, log, (copy, source.drivers_dir), source.shown_as, recipe)
+    except RecipeFailed:
+        # A command of the recorded recipe failed: make has the last word, and
+        # its diagnostics are the ones shown.
+        shutil.rmtree(copy)
+        source.copy_to(copy)
+        recipe = None
+    if recipe is None:
+        build_one(kernel, built, log, (copy, source.drivers_dir), source.shown_as)
+        recorded = Recipe.record(built, copy)
+        if recorded is not None:
+            recorded.save(recipe_file)
+    for ko in built.glob("*.ko"):
         shutil.copy2(ko, out / ko.name)
     shutil.rmtree(out / "src")
 
@@ -197,12 +249,15 @@ def build_one(
     log: Path,
     copied_from: tuple[Path, Path] | None = None,
     shown_as: str | None = None,
+    recipe: Recipe | None = None,
 ) -> None:
     """Build the module(s) in `module_dir`, warning-free with W=1.
 
     `copied_from` = (copy, original): diagnostics name the original files.
     `shown_as` is what `__FILE__` and debug info say instead of the copy's path.
-    The shipped headers (uh_iomem.h) are on the include path.
+    The shipped headers (uh_iomem.h) are on the include path. With a `recipe`
+    (of `copied_from[0]`), its commands run instead of make; RecipeFailed if
+    one of them fails.
     """
     flags = [f"-I{paths.include_dir()}", f"-DUH_IOMEM_HARNESS_VERSION={uh_iomem_version()}"]
     if copied_from is not None and shown_as is not None:
@@ -210,7 +265,7 @@ def build_one(
     if any(" " in flag for flag in flags):
         # (KCFLAGS is split at spaces on its way to the compiler.)
         raise HarnessError(f"cannot build drivers in a path with spaces: {' '.join(flags)}")
-    command = [
+    make = [
         "make",
         "-C",
         str(kernel.tree),
@@ -218,6 +273,7 @@ def build_one(
         "ARCH=um",
         "W=1",
         f"KCFLAGS={' '.join(flags)}",
+        "modules",
     ]
     lines: list[str] = []
 
@@ -226,14 +282,25 @@ def build_one(
             return text
         return text.replace(str(copied_from[0]), str(copied_from[1]))
 
+    what = f"building driver {module_dir.name}"
     try:
-        run_logged(
-            [*command, "modules"],
-            log,
-            on_line=lines.append,
-            env=PLAIN_LOCALE,
-            what=f"building driver {module_dir.name}",
-        )
+        if recipe is not None and copied_from is not None:
+            for command in recipe.for_sources(copied_from[0]):
+                try:
+                    run_logged(
+                        ["sh", "-c", command],
+                        log,
+                        cwd=kernel.tree,
+                        on_line=lines.append,
+                        env=PLAIN_LOCALE,
+                        what=what,
+                    )
+                except BuildFailed as failed:
+                    raise RecipeFailed(str(failed), failed.log, failed.tail) from None
+        else:
+            run_logged(make, log, on_line=lines.append, env=PLAIN_LOCALE, what=what)
+    except RecipeFailed:
+        raise
     except BuildFailed as failed:
         quoted = _diagnostics(lines, as_theirs)
         raise BuildFailed(

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from umlharness import Artifacts, BootRequest, Instance
-from umlharness.drivers import build_drivers
+from umlharness.drivers import build_drivers, find_modules
 from umlharness.errors import BuildFailed
 from umlharness.modtree import build_module_tree
-from umlharness.paths import include_dir
+from umlharness.paths import cache_dir, include_dir
 from umlharness.progress import QuietReporter
 
 pytestmark = pytest.mark.slow
@@ -138,3 +138,22 @@ def test_an_edited_driver_reaches_the_guest_in_the_same_image(
     image = artifacts.rootfs.image.stat()
     assert "uhx_one: after" in boot_and_load("after")
     assert artifacts.rootfs.image.stat().st_mtime_ns == image.st_mtime_ns
+
+
+def test_a_replayed_build_gives_the_module_make_gives(artifacts: Artifacts, repo: Path) -> None:
+    drivers = repo / "drivers"
+    build_drivers(artifacts.kernel, [drivers], QuietReporter())  # make, or a recipe: either
+    write_module(drivers, "uhx_one", greeting=f"replayed {uuid.uuid4()}")
+    (source,) = [s for s in find_modules([drivers]) if s.name == "uhx_one"]
+    layout = source.layout_key(artifacts.kernel)
+    recipe = cache_dir() / "recipes" / f"{layout}.json"
+    assert recipe.is_file()  # recorded by a make build of this layout
+    replayed = build_drivers(artifacts.kernel, [drivers], QuietReporter()).modules[0]
+    replayed_bytes = replayed.read_bytes()
+
+    # The same sources again, with neither the module's cache entry nor the recipe.
+    shutil.rmtree(replayed.parent)
+    recipe.unlink()
+    made = build_drivers(artifacts.kernel, [drivers], QuietReporter()).modules[0]
+    assert made.read_bytes() == replayed_bytes
+    assert recipe.is_file()
