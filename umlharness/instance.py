@@ -94,6 +94,14 @@ class BootRequest:
         validate.seconds(self.command_timeout, "command timeout")
         if self.share is not None:
             object.__setattr__(self, "share", validate.share(self.share))
+        if self.rootfs.modules is not None:
+            modules = str(self.rootfs.modules)
+            if kernel_word(modules) != modules:
+                # It is written into the guest's /etc/fstab as it is.
+                raise HarnessError(
+                    f"the module tree {modules} has characters the guest cannot mount "
+                    "(spaces, quotes...): set UMLHARNESS_CACHE to a plain path"
+                )
         check_unique(list(self.iomem))
         check_pci_count(list(self.pci))
 
@@ -191,7 +199,9 @@ class Instance:
         if request.share is not None:
             args.append(f"umlharness.share={kernel_word(str(request.share))}")
         if request.rootfs.modules is not None:
-            args.append(f"umlharness.modules={kernel_word(str(request.rootfs.modules))}")
+            # No dot in the name: the kernel hands it to init in its environment,
+            # which mounts it with the rest of /etc/fstab, in one process.
+            args.append(f"UMLHARNESS_MODULES={request.rootfs.modules}")
         return [*args, *request.extra_args]
 
     def _start(self) -> None:
