@@ -7,6 +7,7 @@ one) and exit with status 2; `boot --run` exits with the last command's status.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -120,6 +121,33 @@ def project() -> Project:
     return found if found is not None else Project()
 
 
+def kernel_options(func: F) -> F:
+    """The kernel's options, handed to `func` as one `kernel: KernelRequest`."""
+
+    @functools.wraps(func)
+    def with_kernel(
+        *args: Any,
+        source: Path | None,
+        jobs: int,
+        kasan: bool,
+        kernel_config: tuple[Path, ...],
+        **kwargs: Any,
+    ) -> Any:
+        return func(*args, kernel=kernel_request(source, jobs, kasan, kernel_config), **kwargs)
+
+    return source_options(with_kernel)  # type: ignore[return-value]
+
+
+def build_options(func: F) -> F:
+    """The kernel's options and --drivers, handed to `func` as `build: ArtifactRequest`."""
+
+    @functools.wraps(func)
+    def with_build(*args: Any, drivers: tuple[Path, ...], kernel: KernelRequest, **kw: Any) -> Any:
+        return func(*args, build=artifact_request(kernel, drivers), **kw)
+
+    return kernel_options(drivers_option(with_build))  # type: ignore[return-value]
+
+
 def kernel_request(
     source: Path | None, jobs: int, kasan: bool = False, kernel_config: tuple[Path, ...] = ()
 ) -> KernelRequest:
@@ -156,14 +184,12 @@ def kernel() -> None:
 
 
 @kernel.command("build")
-@source_options
-def kernel_build(
-    source: Path | None, jobs: int, kasan: bool, kernel_config: tuple[Path, ...]
-) -> None:
+@kernel_options
+def kernel_build(kernel: KernelRequest) -> None:
     """Build the UML kernel (or find it in the cache) and print its path."""
     reporter = default_reporter()
     with reporter.session():
-        built = build_kernel(kernel_request(source, jobs, kasan, kernel_config), reporter)
+        built = build_kernel(kernel, reporter)
     click.echo(built.binary)
 
 
@@ -173,20 +199,12 @@ def drivers() -> None:
 
 
 @drivers.command("build")
-@drivers_option
-@source_options
-def drivers_build(
-    drivers: tuple[Path, ...],
-    source: Path | None,
-    jobs: int,
-    kasan: bool,
-    kernel_config: tuple[Path, ...],
-) -> None:
+@build_options
+def drivers_build(build: ArtifactRequest) -> None:
     """Build every module of the drivers directories against the kernel; print their paths."""
     reporter = default_reporter()
-    request = artifact_request(kernel_request(source, jobs, kasan, kernel_config), drivers)
     with reporter.session():
-        _, built = prepare_drivers(request, reporter)
+        _, built = prepare_drivers(build, reporter)
     for module in built.modules:
         click.echo(module)
 
@@ -197,20 +215,12 @@ def rootfs() -> None:
 
 
 @rootfs.command("build")
-@drivers_option
-@source_options
-def rootfs_build(
-    drivers: tuple[Path, ...],
-    source: Path | None,
-    jobs: int,
-    kasan: bool,
-    kernel_config: tuple[Path, ...],
-) -> None:
+@build_options
+def rootfs_build(build: ArtifactRequest) -> None:
     """Build the busybox rootfs image and the drivers' module tree; print the image's path."""
     reporter = default_reporter()
-    request = artifact_request(kernel_request(source, jobs, kasan, kernel_config), drivers)
     with reporter.session():
-        built = prepare(request, reporter)
+        built = prepare(build, reporter)
     click.echo(built.rootfs.image)
 
 
@@ -276,8 +286,7 @@ def rootfs_build(
     is_flag=True,
     help="Do not load drivers for the iomem regions and PCI devices, nor bring interfaces up.",
 )
-@drivers_option
-@source_options
+@build_options
 def boot(
     iomem: tuple[str, ...],
     pci: tuple[str, ...],
@@ -288,11 +297,7 @@ def boot(
     mem: str | None,
     share: Path | None,
     no_autoload: bool,
-    drivers: tuple[Path, ...],
-    source: Path | None,
-    jobs: int,
-    kasan: bool,
-    kernel_config: tuple[Path, ...],
+    build: ArtifactRequest,
 ) -> None:
     """Boot a guest: run commands in it, or get its console.
 
@@ -326,7 +331,7 @@ def boot(
             mem,
             share,
             no_autoload,
-            artifact_request(kernel_request(source, jobs, kasan, kernel_config), drivers),
+            build,
         )
 
 
@@ -440,10 +445,14 @@ def _console(request: BootRequest, artifacts: Artifacts, interactive: bool) -> N
             )
             try:
                 server.wait()
-            except SystemExit:
-                if server.stop(timeout=remote_exec.INTERRUPT_SECONDS):
-                    instance.shutdown(timeout=5)  # a clean poweroff, drivers unbound
-                raise
+            except SystemExit as stopping:
+                if not server.stop(timeout=remote_exec.INTERRUPT_SECONDS):
+                    raise
+                instance.shutdown(timeout=5)  # a clean poweroff, drivers unbound
+                if stopping.code != 128 + signal.SIGTERM:
+                    raise
+                # `umlharness stop` (SIGTERM) asked for this: a stop, not a failure.
+                click.echo(f"stopped:   {instance.umid}", err=True)
 
 
 @cli.command("ps")

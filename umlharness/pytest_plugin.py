@@ -175,9 +175,7 @@ class UmlSettings:
             drivers=drivers or (paths.drivers_dir(),),
             kernel_config=_path_list(config, "kernel-config", project),
             mem=_checked_mem(str(option_value(config, "mem", project))),
-            timeout=validate.seconds(
-                option_value(config, "timeout", project), _named("timeout")
-            ),
+            timeout=validate.seconds(option_value(config, "timeout", project), _named("timeout")),
             keep=bool(option_value(config, "keep", project)),
             kasan=bool(option_value(config, "kasan", project)),
             strict=bool(option_value(config, "strict", project)),

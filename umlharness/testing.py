@@ -25,6 +25,7 @@ from types import TracebackType
 from simulators.cheader import COMMAND, CHeader, render
 from simulators.devices import import_object
 from simulators.errors import SimulatorError
+from umlharness_shared.sockets import SUN_PATH_MAX
 
 __all__ = ["FakeDriver", "check_header"]
 
@@ -52,6 +53,11 @@ class FakeDriver:
         self.datagrams = 0
         self.handled = 0
         self._errors: list[BaseException] = []
+        if len(os.fsencode(path)) > SUN_PATH_MAX:
+            raise ValueError(
+                f"FakeDriver's socket {path} is longer than a unix socket path may be "
+                f"({SUN_PATH_MAX} bytes): give it a shorter directory (pytest --basetemp)"
+            )
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.bind(str(path))
         self._sock.settimeout(0.01)

@@ -22,7 +22,8 @@ def run_cli(
     details: Callable[[HarnessError], str] | None = None,
 ) -> None:
     """Run a click command; a HarnessError becomes `PROG: error: ...` on one line
-    (then `details(error)`, such as a console tail, if any) and exit status 2."""
+    (then the message's further lines and `details(error)`, such as a console
+    tail, if any) and exit status 2."""
     try:
         command.main(
             args=list(argv) if argv is not None else None, prog_name=prog, standalone_mode=False
@@ -34,7 +35,12 @@ def run_cli(
         error.show()
         sys.exit(error.exit_code)
     except HarnessError as error:
-        click.echo(f"{prog}: error: {' '.join(str(error).splitlines())}", err=True)
+        # The first line says what failed; lines after it (a compiler's
+        # diagnostics with the source line they quote) are kept as they are.
+        first, _, rest = str(error).partition("\n")
+        click.echo(f"{prog}: error: {first}", err=True)
+        if rest:
+            click.echo(rest, err=True)
         extra = details(error) if details else ""
         if extra:
             click.echo(extra, err=True)

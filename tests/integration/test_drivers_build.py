@@ -50,9 +50,7 @@ class Phases(QuietReporter):
         self.phases.append(name)
 
 
-def write_module(
-    drivers: Path, name: str, greeting: str = "hello", body: str = ""
-) -> Path:
+def write_module(drivers: Path, name: str, greeting: str = "hello", body: str = "") -> Path:
     directory = drivers / name
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "Kbuild").write_text(f"obj-m += {name}.o\n")

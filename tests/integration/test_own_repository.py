@@ -158,3 +158,19 @@ def test_a_driver_warning_is_quoted_once_with_the_users_line(repo: Path) -> None
     assert errors.count(f"{source}:6:13: warning: unused variable 'unused'") == 1, errors
     assert errors.count("its error is reported at tests/test_1.py::test_loads") == 2
     assert "3 errors" in result.stdout
+
+
+def test_the_cli_quotes_a_build_warning_line_by_line(repo: Path) -> None:
+    write_driver(repo / "drivers", "uhn_main", body="\tint unused;\n\n")
+    result = run(UMLHARNESS, "drivers", "build", cwd=repo)
+    assert result.returncode == 2
+    # (After the progress lines.)
+    lines = result.stderr.partition("umlharness: error: ")[2].splitlines()
+    lines[0] = "umlharness: error: " + lines[0]
+    assert lines[0] == (
+        "umlharness: error: driver uhn_main builds with 1 warning(s) "
+        "(W=1; warnings fail the build):"
+    )
+    source = repo / "drivers" / "uhn_main" / "uhn_main.c"
+    assert lines[1] == f"  {source}:6:13: warning: unused variable 'unused' [-Wunused-variable]"
+    assert lines[2].strip() == "6 |         int unused;"

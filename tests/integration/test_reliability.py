@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import os
-import select
 import signal
 import stat
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.output import wait_for_output
 from umlharness import Artifacts, BootRequest, Instance, IomemSpec
 from umlharness.errors import BootTimeout, HarnessError
 from umlharness.paths import cache_dir
@@ -50,20 +50,6 @@ def start(umid: str, *args: str) -> subprocess.Popen[str]:
         text=True,
         env={**os.environ, "CI": "1"},
     )
-
-
-def wait_for_output(harness: subprocess.Popen[str], text: str, timeout: float = 60) -> None:
-    assert harness.stdout is not None
-    fd = harness.stdout.fileno()
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while text.encode() not in seen:
-        assert time.monotonic() < deadline, f"no {text!r} in {seen!r}"
-        readable, _, _ = select.select([fd], [], [], 0.1)
-        if readable:
-            chunk = os.read(fd, 65536)
-            assert chunk, f"the harness exited: {seen!r}"
-            seen += chunk
 
 
 MOMENTS = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from simulators.thermo.regs import C_HEADER as THERMO_HEADER
-from umlharness.testing import check_header
+from umlharness.testing import FakeDriver, check_header
 
 ROOT = Path(__file__).resolve().parents[2]
 MYREGS = """\
@@ -96,3 +96,22 @@ def test_the_tutorial_names_the_installed_helpers() -> None:
     assert "umlharness.testing" in tutorial
     assert "`FakeDriver` in `tests/unit/fake_driver.py`" not in tutorial
     assert "check_header(" in tutorial and "sim header" in tutorial
+
+
+def test_a_fake_driver_socket_path_too_long_is_named(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    with pytest.raises(ValueError, match="longer than a unix socket path may be"):
+        FakeDriver(deep / "irq", lambda: None)
+
+
+def test_sim_header_works_while_the_projects_device_is_not_written_yet(tmp_path: Path) -> None:
+    (tmp_path / "myregs.py").write_text(MYREGS)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.umlharness]\nmodel-paths = ["."]\ndevices = ["mydevice:DEVICE"]\n'
+    )
+    result = sim(tmp_path, "header", "myregs:REGS", "-o", "my_regs.h")
+    assert (result.returncode, result.stderr) == (0, "wrote my_regs.h\n")
+    broken = sim(tmp_path, "mydevice")
+    assert broken.returncode == 2
+    assert broken.stderr.startswith("sim: error: device mydevice:DEVICE: cannot import it")
