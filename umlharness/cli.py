@@ -31,9 +31,10 @@ from .artifacts import ArtifactRequest, Artifacts, prepare, prepare_drivers
 from .errors import BootTimeout, BuildFailed, GuestError, HarnessError
 from .instance import DEFAULT_MEM, BootRequest, Instance
 from .iomem import IomemSpec, check_unique
-from .kernel import KernelRequest, build_kernel
+from .kernel import KernelRequest, build_kernel, supported_series
 from .pci import PciSpec, check_pci_count
 from .progress import default_reporter
+from .source import DEFAULT_SERIES
 
 ESCAPE_KEY = "\x1d"  # Ctrl-]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,6 +93,15 @@ def source_options(func: F) -> F:
         help="Parallel make jobs for the kernel.",
     )(func)
     func = click.option(
+        "--kernel",
+        "series",
+        envvar="UMLHARNESS_KERNEL",
+        metavar="SERIES",
+        help=f"The kernel series to build from its distro source: "
+        f"{', '.join(supported_series())} (default: the project file's kernel, else "
+        f"{DEFAULT_SERIES}).",
+    )(func)
+    func = click.option(
         "--source",
         type=click.Path(path_type=Path),
         envvar="UMLHARNESS_SOURCE",
@@ -128,12 +138,14 @@ def kernel_options(func: F) -> F:
     def with_kernel(
         *args: Any,
         source: Path | None,
+        series: str | None,
         jobs: int,
         kasan: bool,
         kernel_config: tuple[Path, ...],
         **kwargs: Any,
     ) -> Any:
-        return func(*args, kernel=kernel_request(source, jobs, kasan, kernel_config), **kwargs)
+        request = kernel_request(source, jobs, kasan, kernel_config, series)
+        return func(*args, kernel=request, **kwargs)
 
     return source_options(with_kernel)  # type: ignore[return-value]
 
@@ -149,11 +161,16 @@ def build_options(func: F) -> F:
 
 
 def kernel_request(
-    source: Path | None, jobs: int, kasan: bool = False, kernel_config: tuple[Path, ...] = ()
+    source: Path | None,
+    jobs: int,
+    kasan: bool = False,
+    kernel_config: tuple[Path, ...] = (),
+    series: str | None = None,
 ) -> KernelRequest:
     settings = project()
     return KernelRequest(
         source=source or settings.kernel_source,
+        series=series or settings.kernel or DEFAULT_SERIES,
         jobs=jobs,
         variant="kasan" if kasan else "default",
         user_fragments=tuple(p.resolve() for p in kernel_config) or settings.kernel_config,

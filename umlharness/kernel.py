@@ -17,7 +17,7 @@ from .cache import CacheEntry, digest
 from .errors import BuildFailed, ConfigDropped, HarnessError, ToolMissing
 from .kconfig import Kconfig
 from .progress import QuietReporter, Reporter
-from .source import KernelSource
+from .source import DEFAULT_SERIES, KernelSource
 
 #: Bump when the way a kernel is built changes, so old cache entries are not reused.
 RECIPE_VERSION = "1"
@@ -36,12 +36,21 @@ REPRODUCIBLE_ENV = {
 DEFAULT_STEP_ESTIMATE = 900
 
 
+def supported_series(config_dir: Path | None = None) -> list[str]:
+    """Kernel series (e.g. "6.1") that have a patch set in `config_dir`/patches/."""
+    patches = (config_dir or paths.config_dir()) / "patches"
+    found = (p.name for p in patches.iterdir() if p.is_dir())
+    return sorted(found, key=lambda name: tuple(int(n) for n in name.split(".")))
+
+
 @dataclass(frozen=True)
 class KernelRequest:
     """What kernel to build: source, extra fragments (a variant, the user's own)
     and parallelism."""
 
     source: Path | None = None
+    #: The distro source's series ("6.1", "6.12") when no `source` is given.
+    series: str = DEFAULT_SERIES
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     variant: str = "default"
     config_dir: Path = field(default_factory=paths.config_dir)
@@ -50,6 +59,11 @@ class KernelRequest:
     user_fragments: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.series not in self.supported_series():
+            raise HarnessError(
+                f"no patch set for Linux {self.series} "
+                f"(supported: {', '.join(self.supported_series())})"
+            )
         for fragment in self.user_fragments:
             if not fragment.is_file():
                 raise HarnessError(f"kernel config fragment {fragment} does not exist")
@@ -66,7 +80,7 @@ class KernelRequest:
 
     def supported_series(self) -> list[str]:
         """Kernel series (e.g. "6.1") that have a patch set in uml-config/patches/."""
-        return sorted(p.name for p in (self.config_dir / "patches").iterdir() if p.is_dir())
+        return supported_series(self.config_dir)
 
     def patches(self, series: str) -> list[Path]:
         patch_dir = self.config_dir / "patches" / series
@@ -140,7 +154,7 @@ def cache_key(request: KernelRequest, source: KernelSource, fragment: Kconfig) -
 def build_kernel(request: KernelRequest, reporter: Reporter | None = None) -> Kernel:
     """Return the cached kernel for `request`, building it first if needed."""
     reporter = reporter or QuietReporter()
-    source = KernelSource.find(request.source, request.supported_series())
+    source = KernelSource.find(request.source, request.series)
     fragment = Kconfig.merge_files(request.fragments())
     entry = CacheEntry(
         request.cache_root,

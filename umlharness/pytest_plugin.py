@@ -38,9 +38,10 @@ from .artifacts import ArtifactRequest, Artifacts, prepare
 from .errors import BuildFailed, GuestCrashed, HarnessError, ToolMissing
 from .instance import DEFAULT_MEM, BootRequest, Instance
 from .iomem import IomemSpec
-from .kernel import KernelRequest
+from .kernel import KernelRequest, supported_series
 from .pci import PciSpec
 from .progress import LineReporter
+from .source import DEFAULT_SERIES
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Option:
 
 
 OPTIONS = (
+    Option("kernel", "kernel series built from its distro source (6.1, 6.12)", DEFAULT_SERIES),
     Option("source", "kernel source: tarball, tree or git checkout (default: distro tarball)"),
     Option(
         "drivers",
@@ -154,6 +156,7 @@ class UmlSettings:
     """The plugin's options, resolved once per session."""
 
     source: Path | None
+    series: str
     drivers: tuple[Path, ...]
     kernel_config: tuple[Path, ...]
     mem: str
@@ -172,6 +175,7 @@ class UmlSettings:
                 raise HarnessError(f"{_named('drivers')}: {directory} is not a directory")
         return cls(
             source=source_base / source if source else None,
+            series=_checked_series(str(option_value(config, "kernel", project))),
             drivers=drivers or (paths.drivers_dir(),),
             kernel_config=_path_list(config, "kernel-config", project),
             mem=_checked_mem(str(option_value(config, "mem", project))),
@@ -185,6 +189,15 @@ class UmlSettings:
 def _path_list(config: pytest.Config, name: str, project: Project) -> tuple[Path, ...]:
     value, base = option_source(config, name, project)
     return tuple((base / part).resolve() for part in str(value or "").split(":") if part)
+
+
+def _checked_series(series: str) -> str:
+    if series not in supported_series():
+        raise HarnessError(
+            f"{_named('kernel')}: no patch set for Linux {series} "
+            f"(supported: {', '.join(supported_series())})"
+        )
+    return series
 
 
 def _checked_mem(text: str) -> str:
@@ -208,6 +221,7 @@ def uml_artifacts(uml_settings: UmlSettings) -> Artifacts:
     request = ArtifactRequest(
         kernel=KernelRequest(
             source=uml_settings.source,
+            series=uml_settings.series,
             variant="kasan" if uml_settings.kasan else "default",
             user_fragments=uml_settings.kernel_config,
         ),

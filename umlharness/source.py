@@ -6,23 +6,15 @@ import hashlib
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .buildlog import run_logged
 from .errors import HarnessError, NoKernelSource
 
-DISTRO_SOURCE_GLOB = "linux-source-*.tar.*"
 DISTRO_SOURCE_DIR = Path("/usr/src")
-INSTALL_HINT = "apt-get install linux-source-6.1"
-
-
-def _version_key(path: Path) -> tuple[int, ...]:
-    match = re.search(r"linux-source-([0-9.]+)\.tar", path.name)
-    if not match:
-        return ()
-    return tuple(int(part) for part in match[1].split(".") if part)
+#: The kernel series built when none is named (`--kernel`).
+DEFAULT_SERIES = "6.1"
 
 
 @dataclass(frozen=True)
@@ -32,8 +24,9 @@ class KernelSource:
     path: Path
 
     @classmethod
-    def find(cls, explicit: Path | None = None, supported: Iterable[str] = ()) -> KernelSource:
-        """The source the user named, else the newest supported distro source tarball."""
+    def find(cls, explicit: Path | None = None, series: str = DEFAULT_SERIES) -> KernelSource:
+        """The source the user named, else the distro's source tarball of `series`
+        (/usr/src/linux-source-SERIES.tar.*, from the package linux-source-SERIES)."""
         if explicit is not None:
             path = explicit.expanduser().resolve()
             if not path.exists():
@@ -44,21 +37,13 @@ class KernelSource:
             if path.is_file() and ".tar" not in path.name:
                 raise HarnessError(f"{explicit} is neither a kernel tree nor a .tar.* archive")
             return source
-        supported = set(supported)
-        candidates = sorted(
-            (
-                path
-                for path in DISTRO_SOURCE_DIR.glob(DISTRO_SOURCE_GLOB)
-                if not supported or cls(path).series in supported
-            ),
-            key=_version_key,
-        )
+        candidates = sorted(DISTRO_SOURCE_DIR.glob(f"linux-source-{series}.tar.*"))
         if not candidates:
             raise NoKernelSource(
-                f"no kernel source found in {DISTRO_SOURCE_DIR}: install it with "
-                f"`{INSTALL_HINT}`, or pass --source PATH"
+                f"no source of Linux {series} in {DISTRO_SOURCE_DIR}: install it with "
+                f"`apt-get install linux-source-{series}`, or pass --source PATH"
             )
-        return cls(candidates[-1])
+        return cls(candidates[0])
 
     @property
     def series(self) -> str:

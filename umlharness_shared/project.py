@@ -5,7 +5,8 @@
     kernel-config = ["kernel.config"]   # Kconfig fragments laid over the harness's
     model-paths = ["."]                 # where models (`--pci package.module:Class`) import from
     devices = ["mysensor.device:DEVICE"]  # devices for `sim` and the fixtures, uninstalled
-    kernel-source = "/usr/src/linux-source-6.1.tar.xz"
+    kernel = "6.12"                     # the distro source's series (default 6.1)
+    kernel-source = "/usr/src/linux-source-6.1.tar.xz"  # or a tree, tarball, checkout
     mem = "128M"
     timeout = 60
 
@@ -18,6 +19,7 @@ ini options. Types are checked here; values such as `mem` where they are used.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ class Project:
     drivers: tuple[Path, ...] = ()
     kernel_config: tuple[Path, ...] = ()
     model_paths: tuple[Path, ...] = ()
+    kernel: str | None = None
     kernel_source: Path | None = None
     mem: str | None = None
     timeout: float | None = None
@@ -124,6 +127,12 @@ def _one_path(value: Any, named: str, base: Path) -> Path:
     return (base / value).resolve()
 
 
+def _series(value: Any, named: str, base: Path) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"\d+\.\d+", value):
+        raise HarnessError(f'{named} must be a kernel series such as "6.12"')
+    return value
+
+
 def _mem(value: Any, named: str, base: Path) -> str:
     if not isinstance(value, str):
         raise HarnessError(f'{named} must be a string such as "128M"')
@@ -146,6 +155,7 @@ _READERS: dict[str, Callable[[Any, str, Path], Any]] = {
     "drivers": _existing_dirs,
     "kernel-config": _existing_files,
     "model-paths": _existing_dirs,
+    "kernel": _series,
     "kernel-source": _one_path,
     "mem": _mem,
     "timeout": _seconds,

@@ -48,6 +48,7 @@
 #include <linux/workqueue.h>
 
 #include <uh_iomem.h>
+#include <uh_compat.h>
 #include <uh/fpga_regs.h>	/* generated from simulators/fpga/regs.py */
 
 #define FPGA_MAX_DEVICES	4
@@ -565,7 +566,7 @@ static const struct file_operations fpga_fops = {
 	.read		= fpga_read,
 	.write		= fpga_write,
 	.poll		= fpga_poll,
-	.llseek		= no_llseek,
+	.llseek		= UH_NO_LLSEEK,
 };
 
 static u32 fpga_overflows(struct fpga_dev *fpga)
@@ -797,7 +798,7 @@ static int __init fpga_init(void)
 	err = alloc_chrdev_region(&fpga_devt, 0, FPGA_MAX_DEVICES, "fpga");
 	if (err)
 		return err;
-	fpga_class = class_create(THIS_MODULE, "fpga");
+	fpga_class = uh_class_create("fpga");
 	if (IS_ERR(fpga_class)) {
 		err = PTR_ERR(fpga_class);
 		goto out_region;

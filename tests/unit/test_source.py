@@ -15,12 +15,16 @@ def test_no_distro_source_names_the_package(
         KernelSource.find()
 
 
-def test_newest_supported_tarball_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_tarball_of_the_series_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(source_module, "DISTRO_SOURCE_DIR", tmp_path)
     for version in ("5.10", "6.1", "6.12"):
         (tmp_path / f"linux-source-{version}.tar.xz").write_bytes(b"")
-    assert KernelSource.find().path.name == "linux-source-6.12.tar.xz"
-    assert KernelSource.find(supported=["6.1", "5.10"]).path.name == "linux-source-6.1.tar.xz"
+    assert KernelSource.find().path.name == "linux-source-6.1.tar.xz"  # the default
+    assert KernelSource.find(series="6.12").path.name == "linux-source-6.12.tar.xz"
+    with pytest.raises(HarnessError, match=r"apt-get install linux-source-6\.6"):
+        KernelSource.find(series="6.6")
 
 
 def test_tree_series_from_makefile(tmp_path: Path) -> None:
