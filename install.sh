@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Install what umlharness needs on Debian or Ubuntu: the kernel source package,
+# Install what umlharness needs on Debian or Ubuntu: the kernel source packages,
 # build tools, static busybox, e2fsprogs and kmod from apt, then this package
 # (editable, with its test tools) with pip.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(linux-source-6.1 build-essential flex bison bc kmod e2fsprogs busybox-static patch xz-utils python3-pip python3-venv)
+APT_PACKAGES=(linux-source-6.1 linux-source-6.12 build-essential flex bison bc kmod e2fsprogs busybox-static patch xz-utils python3-pip python3-venv)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from umlharness import Artifacts, BootRequest, Instance, prepare
-from umlharness.progress import LineReporter
+from umlharness import Artifacts, BootRequest, Instance
 from umlharness_shared.procs import pid_alive
 from umlharness_shared.registry import UMID_ENV
 
@@ -20,9 +18,17 @@ os.environ.pop(UMID_ENV, None)
 
 
 @pytest.fixture(scope="session")
-def artifacts() -> Artifacts:
-    """Kernel, drivers and rootfs from the cache, built on first use (minutes when cold)."""
-    return prepare(reporter=LineReporter(sys.stderr))
+def artifacts(uml_artifacts: Artifacts, uml_kernel: str) -> Iterator[Artifacts]:
+    """Kernel, drivers and rootfs from the cache, built on first use (minutes when
+    cold), once per `--uml-kernel` series; the harness commands tests start use
+    that series too."""
+    previous = os.environ.get("UMLHARNESS_KERNEL")
+    os.environ["UMLHARNESS_KERNEL"] = uml_kernel
+    yield uml_artifacts
+    if previous is None:
+        del os.environ["UMLHARNESS_KERNEL"]
+    else:
+        os.environ["UMLHARNESS_KERNEL"] = previous
 
 
 @pytest.fixture

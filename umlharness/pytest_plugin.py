@@ -33,7 +33,7 @@ from simulators.handle import open_model
 from umlharness_shared import registry
 from umlharness_shared.project import Project, add_model_paths
 
-from . import paths, validate
+from . import paths, series, validate
 from .artifacts import ArtifactRequest, Artifacts, prepare
 from .errors import BuildFailed, GuestCrashed, HarnessError, ToolMissing
 from .instance import DEFAULT_MEM, BootRequest, Instance
@@ -67,7 +67,12 @@ class Option:
 
 
 OPTIONS = (
-    Option("kernel", "kernel series built from its distro source (6.1, 6.12)", DEFAULT_SERIES),
+    Option(
+        "kernel",
+        "kernel series to test on, from their distro sources, separated by ',' "
+        "(6.1,6.12): each UML test runs once per kernel",
+        DEFAULT_SERIES,
+    ),
     Option("source", "kernel source: tarball, tree or git checkout (default: distro tarball)"),
     Option(
         "drivers",
@@ -100,7 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "uml(iomem=[...], pci=[...], modules=[...], autoload=True, mem=None, share=None, "
-        "strict=False): "
+        "strict=False, kernel='>=6.3'): "
         "how the `uml` fixture boots its guest",
     )
     # A bad option is one usage error now, not the same traceback in every test.
@@ -156,7 +161,7 @@ class UmlSettings:
     """The plugin's options, resolved once per session."""
 
     source: Path | None
-    series: str
+    kernels: tuple[str, ...]
     drivers: tuple[Path, ...]
     kernel_config: tuple[Path, ...]
     mem: str
@@ -175,7 +180,7 @@ class UmlSettings:
                 raise HarnessError(f"{_named('drivers')}: {directory} is not a directory")
         return cls(
             source=source_base / source if source else None,
-            series=_checked_series(str(option_value(config, "kernel", project))),
+            kernels=_checked_kernels(str(option_value(config, "kernel", project))),
             drivers=drivers or (paths.drivers_dir(),),
             kernel_config=_path_list(config, "kernel-config", project),
             mem=_checked_mem(str(option_value(config, "mem", project))),
@@ -191,13 +196,15 @@ def _path_list(config: pytest.Config, name: str, project: Project) -> tuple[Path
     return tuple((base / part).resolve() for part in str(value or "").split(":") if part)
 
 
-def _checked_series(series: str) -> str:
-    if series not in supported_series():
-        raise HarnessError(
-            f"{_named('kernel')}: no patch set for Linux {series} "
-            f"(supported: {', '.join(supported_series())})"
-        )
-    return series
+def _checked_kernels(text: str) -> tuple[str, ...]:
+    kernels = series.parse_list(text, _named("kernel"))
+    for one in kernels:
+        if one not in supported_series():
+            raise HarnessError(
+                f"{_named('kernel')}: no patch set for Linux {one} "
+                f"(supported: {', '.join(supported_series())})"
+            )
+    return kernels
 
 
 def _checked_mem(text: str) -> str:
@@ -214,14 +221,38 @@ def uml_settings(pytestconfig: pytest.Config) -> UmlSettings:
 
 
 @pytest.fixture(scope="session")
-def uml_artifacts(uml_settings: UmlSettings) -> Artifacts:
+def uml_kernel(request: pytest.FixtureRequest, uml_settings: UmlSettings) -> str:
+    """The kernel series this test's guests run ("6.1"); with several `--uml-kernel`
+    series, tests run once per series (ids ending [6.1], [6.12])."""
+    return str(getattr(request, "param", uml_settings.kernels[0]))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "uml_kernel" not in metafunc.fixturenames:
+        return
+    settings = metafunc.config.stash[_SETTINGS]
+    marker = metafunc.definition.get_closest_marker("uml")
+    wanted = str(marker.kwargs.get("kernel", "")) if marker else ""
+    if len(settings.kernels) == 1 and not wanted:
+        return
+    params = []
+    for kernel in settings.kernels:
+        marks = []
+        if wanted and not series.matches(kernel, wanted):
+            marks.append(pytest.mark.skip(reason=f"needs kernel {wanted}, not {kernel}"))
+        params.append(pytest.param(kernel, id=kernel, marks=marks))
+    metafunc.parametrize("uml_kernel", params, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def uml_artifacts(uml_settings: UmlSettings, uml_kernel: str) -> Artifacts:
     """Kernel, drivers and rootfs for the session: from the cache, or built (minutes)."""
     # Instances a killed earlier run left behind are reaped before anything boots.
     registry.instances(reap_stale=True)
     request = ArtifactRequest(
         kernel=KernelRequest(
             source=uml_settings.source,
-            series=uml_settings.series,
+            series=uml_kernel,
             variant="kasan" if uml_settings.kasan else "default",
             user_fragments=uml_settings.kernel_config,
         ),
@@ -309,6 +340,7 @@ def uml(
     """A guest booted as the test's `@pytest.mark.uml(...)` marker says (default: plain)."""
     marker = request.node.get_closest_marker("uml")
     kwargs = dict(marker.kwargs) if marker else {}
+    kwargs.pop("kernel", None)  # which kernels: pytest_generate_tests
     strict = bool(kwargs.pop("strict", uml_settings.strict))
     request.node.stash[_STRICT] = strict
     if strict:
