@@ -31,10 +31,10 @@ from .artifacts import ArtifactRequest, Artifacts, prepare, prepare_drivers
 from .errors import BootTimeout, BuildFailed, GuestError, HarnessError
 from .instance import DEFAULT_MEM, BootRequest, Instance
 from .iomem import IomemSpec, check_unique
-from .kernel import KernelRequest, build_kernel, supported_series
+from .kernel import KernelRequest, build_kernel, built_kernels, supported_series
 from .pci import PciSpec, check_pci_count
 from .progress import default_reporter
-from .source import DEFAULT_SERIES
+from .source import DEFAULT_SERIES, DISTRO_SOURCE_DIR, KernelSource
 
 ESCAPE_KEY = "\x1d"  # Ctrl-]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -210,6 +210,29 @@ def kernel_build(kernel: KernelRequest) -> None:
     click.echo(built.binary)
 
 
+@kernel.command("list")
+def kernel_list() -> None:
+    """The kernel sources installed (and which series have a patch set) and the
+    kernels built in the cache, with their cache keys."""
+    supported = supported_series()
+    sources = sorted(DISTRO_SOURCE_DIR.glob("linux-source-*.tar.*"))
+    click.echo(f"supported series: {', '.join(supported)} (default {DEFAULT_SERIES})")
+    for path in sources:
+        series = KernelSource(path).series
+        note = "" if series in supported else "  (no patch set: not buildable)"
+        click.echo(f"source  {series:6} {path}{note}")
+    if not sources:
+        click.echo(
+            f"source  none in {DISTRO_SOURCE_DIR}: apt-get install linux-source-{DEFAULT_SERIES}"
+        )
+    for built in built_kernels():
+        took = f", built in {built.build_seconds:.0f}s" if built.build_seconds else ""
+        click.echo(
+            f"built   {built.release:10} {built.variant:8} key {built.key}  "
+            f"from {built.source}{took}"
+        )
+
+
 @cli.group()
 def drivers() -> None:
     """The drivers: module directories (with a Kbuild file) of the drivers directories."""
@@ -292,6 +315,16 @@ def rootfs_build(build: ArtifactRequest) -> None:
     "driver access outside the register map.",
 )
 @click.option(
+    "--pci-timeout",
+    callback=lambda _ctx, _param, value: (
+        None if value is None else validate.seconds(value, "--pci-timeout")
+    ),
+    default=None,
+    metavar="SECONDS",
+    help="How long the guest waits for a PCI model's answer before the driver's access "
+    "fails (Linux 6.3 and later; default 2; 6.1 waits about 40 ms).",
+)
+@click.option(
     "--trace",
     type=click.Path(path_type=Path, dir_okay=False),
     metavar="FILE",
@@ -307,6 +340,7 @@ def rootfs_build(build: ArtifactRequest) -> None:
 def boot(
     iomem: tuple[str, ...],
     pci: tuple[str, ...],
+    pci_timeout: float | None,
     trace: Path | None,
     commands: tuple[str, ...],
     timeout: float | None,
@@ -341,6 +375,7 @@ def boot(
         _boot(
             specs,
             devices,
+            pci_timeout,
             trace.resolve() if trace else None,
             commands,
             timeout,
@@ -355,6 +390,7 @@ def boot(
 def _boot(
     specs: list[IomemSpec],
     devices: list[PciSpec],
+    pci_timeout: float | None,
     trace: Path | None,
     commands: tuple[str, ...],
     timeout: float | None,
@@ -378,6 +414,7 @@ def _boot(
         iomem=specs,
         pci=devices,
         pci_trace=trace,
+        pci_timeout=pci_timeout,
         mem=mem,
         umid=umid,
         share=share,

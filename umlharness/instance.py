@@ -41,11 +41,14 @@ from .kernel import Kernel
 from .paths import private_copy, private_dir
 from .pci import PciBackend, PciSpec, check_pci_count
 from .rootfs import Rootfs
+from .series import version
 from .shell import GuestShell, RunResult, check_result
 from .tmpdir import uml_temp_dir
 
 READY_MARKER = "UMLHARNESS-READY"
 DEFAULT_MEM = "128M"
+#: Seconds a guest (Linux 6.3 and later) waits for a PCI model's answer by default.
+DEFAULT_PCI_TIMEOUT = 2.0
 LOOPS_PER_JIFFY = 20_000_000
 #: How long to wait for the rest of a crash trace once its first line is seen.
 TRACE_GRACE_SECONDS = 1.0
@@ -78,6 +81,9 @@ class BootRequest:
     pci: Sequence[PciSpec] = ()
     #: Record every PCI access here (pci1... go to TRACE.pci1...).
     pci_trace: Path | None = None
+    #: How long the guest waits for a PCI model's answer before the access fails
+    #: (virt-pci's max_delay_us, Linux 6.3 and later; 6.1 waits about 40 ms).
+    pci_timeout: float | None = None
     extra_args: Sequence[str] = ()
     #: Booted by a pytest session: recorded so that a bare `sim`, `stop` or `exec` skips it.
     by_pytest: bool = False
@@ -102,8 +108,19 @@ class BootRequest:
                     f"the module tree {modules} has characters the guest cannot mount "
                     "(spaces, quotes...): set UMLHARNESS_CACHE to a plain path"
                 )
+        if self.pci_timeout is not None:
+            validate.seconds(self.pci_timeout, "PCI timeout")
+            if not self.kernel_has_pci_timeout():
+                raise HarnessError(
+                    f"a PCI timeout needs Linux 6.3 or later; {self.kernel.release}'s "
+                    "virt-pci waits about 40 ms for a model's answer"
+                )
         check_unique(list(self.iomem))
         check_pci_count(list(self.pci))
+
+
+    def kernel_has_pci_timeout(self) -> bool:
+        return version(".".join(self.kernel.release.split(".")[:2])) >= (6, 3)
 
 
 def new_umid() -> str:
@@ -198,6 +215,11 @@ class Instance:
             args.append("umlharness.iomem=" + ",".join(region.name for region in self.regions))
         if request.share is not None:
             args.append(f"umlharness.share={kernel_word(str(request.share))}")
+        if request.pci and request.kernel_has_pci_timeout():
+            # Python models answer in milliseconds, and slower under load: far
+            # more than virt-pci's default of 40 ms would be needed to fail one.
+            timeout = request.pci_timeout or DEFAULT_PCI_TIMEOUT
+            args.append(f"virt_pci.max_delay_us={round(timeout * 1e6)}")
         if request.rootfs.modules is not None:
             # No dot in the name: the kernel hands it to init in its environment,
             # which mounts it with the rest of /etc/fstab, in one process.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -32,6 +33,8 @@ REPRODUCIBLE_ENV = {
     "KBUILD_BUILD_VERSION": "1",
     "LC_ALL": "C",
 }
+#: What a kernel entry holds, checked on use (cache.py).
+KERNEL_ARTEFACTS = ("linux", "release", "tree/Module.symvers")
 #: Used for the progress bar before any build has recorded a real count.
 DEFAULT_STEP_ESTIMATE = 900
 
@@ -128,6 +131,46 @@ class Kernel:
         return [self.tree / Path(name).with_suffix(".ko") for name in listed if name]
 
 
+@dataclass(frozen=True)
+class BuiltKernel:
+    """A complete kernel entry of the cache, as its build recorded it."""
+
+    key: str
+    release: str
+    variant: str
+    source: str
+    build_seconds: float | None
+
+
+def built_kernels(cache_root: Path | None = None) -> list[BuiltKernel]:
+    """The kernels in the cache, newest release first."""
+    found = []
+    for meta_file in sorted((cache_root or paths.cache_dir()).glob("kernels/*/meta.json")):
+        entry = CacheEntry(
+            meta_file.parent.parent.parent, "kernels", meta_file.parent.name, KERNEL_ARTEFACTS
+        )
+        if not entry.ready:
+            continue
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (OSError, ValueError):
+            continue
+        found.append(
+            BuiltKernel(
+                key=entry.key,
+                release=str(meta.get("release", "?")),
+                variant=str(meta.get("variant", "default")),
+                source=str(meta.get("source", "?")),
+                build_seconds=meta.get("build_seconds"),
+            )
+        )
+    return sorted(found, key=lambda k: (_release_key(k.release), k.variant), reverse=True)
+
+
+def _release_key(release: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", release))
+
+
 def check_tools(tools: dict[str, str]) -> None:
     missing = sorted({pkg for tool, pkg in tools.items() if shutil.which(tool) is None})
     if missing:
@@ -160,7 +203,7 @@ def build_kernel(request: KernelRequest, reporter: Reporter | None = None) -> Ke
         request.cache_root,
         "kernels",
         cache_key(request, source, fragment),
-        artefacts=("linux", "release", "tree/Module.symvers"),
+        artefacts=KERNEL_ARTEFACTS,
         executable="linux",
     )
     if entry.ready:

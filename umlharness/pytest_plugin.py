@@ -294,6 +294,7 @@ def uml_boot(
         timeout: float | None = None,
         pci: Sequence[str | PciSpec] = (),
         trace: Path | None = None,
+        pci_timeout: float | None = None,
     ) -> Instance:
         specs = [s if isinstance(s, IomemSpec) else IomemSpec.parse(s) for s in iomem]
         boot_request = BootRequest(
@@ -302,6 +303,7 @@ def uml_boot(
             iomem=specs,
             pci=[d if isinstance(d, PciSpec) else PciSpec.parse(d) for d in pci],
             pci_trace=trace,
+            pci_timeout=pci_timeout,
             mem=mem or uml_settings.mem,
             share=share,
             autoload=autoload,

@@ -23,3 +23,8 @@ def wait_for_output(process: subprocess.Popen[str], text: str, timeout: float = 
             assert chunk, f"the process exited: {seen!r}"
             seen += chunk
     return seen.decode(errors="replace")
+
+
+def powered_off(kernel_log: str) -> bool:
+    """Whether the kernel log ends a clean poweroff (6.1 and 6.12 word it differently)."""
+    return "reboot: System halted" in kernel_log or "reboot: Power down" in kernel_log

@@ -175,3 +175,13 @@ def test_second_builds_come_from_the_cache(artifacts: Artifacts) -> None:
     assert umlharness("kernel", "build").stdout.strip() == str(artifacts.kernel.binary)
     assert umlharness("rootfs", "build").stdout.strip() == str(artifacts.rootfs.image)
     assert log.stat().st_mtime_ns == before
+
+
+def test_kernel_list_shows_sources_and_the_built_kernel(artifacts: Artifacts) -> None:
+    result = umlharness("kernel", "list")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("supported series: 6.1, 6.12")
+    built = [line for line in lines if f"key {artifacts.kernel.key}" in line]
+    assert len(built) == 1 and built[0].split()[1] == artifacts.kernel.release
+    assert any(line.startswith("source ") for line in lines)

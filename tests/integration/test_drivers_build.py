@@ -38,6 +38,7 @@ static void __exit {name}_exit(void)
 
 module_init({name}_init);
 module_exit({name}_exit);
+MODULE_DESCRIPTION("a test module");
 MODULE_LICENSE("GPL");
 """
 

@@ -33,6 +33,7 @@ static void __exit {name}_exit(void)
 
 module_init({name}_init);
 module_exit({name}_exit);
+MODULE_DESCRIPTION("a test module");
 MODULE_LICENSE("GPL");
 """
 
@@ -117,8 +118,8 @@ def test_a_bad_project_file_is_one_line(repo: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"umlharness: error: [tool.umlharness] in {repo / 'pyproject.toml'}: unknown key "
-        "'driver' (known: devices, drivers, kernel-config, kernel-source, mem, model-paths, "
-        "timeout)"
+        "'driver' (known: devices, drivers, kernel, kernel-config, kernel-source, mem, "
+        "model-paths, timeout)"
     ]
 
 

@@ -11,8 +11,9 @@ import zlib
 
 import pytest
 
-from umlharness import Instance
-from umlharness.pci import MAX_DEVICES, PciModelError
+from umlharness import Artifacts, BootRequest, Instance
+from umlharness.errors import GuestCrashed
+from umlharness.pci import MAX_DEVICES, PciModelError, PciSpec
 
 pytestmark = pytest.mark.slow
 
@@ -152,3 +153,24 @@ def test_an_exception_in_a_model_fails_the_run(uml: Instance) -> None:
     assert "ZeroDivisionError: integer division or modulo by zero" in message
     assert caught.value.log is not None
     assert "return new // 0" in caught.value.log.read_text()
+
+
+SLOW = "tests.unit.faulty_model:SlowPciTest"
+
+
+@pytest.mark.uml(kernel=">=6.3", pci=[SLOW])
+def test_a_slow_model_is_waited_for(uml: Instance) -> None:
+    store(uml, "posted", "10")
+    assert attr(uml, "posted") == "writes 10 count 10 sum 55 expected 55"
+    assert "virt_pci.max_delay_us=2000000" in uml.check("cat /proc/cmdline")
+
+
+@pytest.mark.uml(kernel=">=6.3")
+def test_a_model_slower_than_the_pci_timeout_fails_the_access(artifacts: Artifacts) -> None:
+    request = BootRequest(
+        artifacts.kernel, artifacts.rootfs, pci=[PciSpec.parse(SLOW)], pci_timeout=0.05
+    )
+    with pytest.raises(GuestCrashed) as crashed, Instance.boot(request) as vm:
+        store(vm, "posted", "10")
+        attr(vm, "posted")
+    assert "um virt-pci delay" in crashed.value.trace

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from simulators.pcitest.model import PciTest
 from simulators.thermo.model import Thermo
@@ -39,3 +40,11 @@ class FaultyThermo(Thermo):
             if now != before:
                 self._threshold_written(before, now, 0xFFFF)
             before = now
+
+
+class SlowPciTest(PciTest):
+    """pcitest, except that reading ACCUM_COUNT takes 0.3 s (a model under load)."""
+
+    def _show_count(self) -> None:
+        time.sleep(0.3)
+        super()._show_count()

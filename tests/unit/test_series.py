@@ -29,9 +29,9 @@ def test_requirements(series: str, requirement: str, expected: bool) -> None:
 
 
 def test_bad_input_is_one_clear_error() -> None:
-    with pytest.raises(HarnessError, match="'~6.1' is not like '>=6.3'"):
+    with pytest.raises(HarnessError, match=r"'~6\.1' is not like '>=6\.3'"):
         matches("6.1", "~6.1")
-    with pytest.raises(HarnessError, match="'6' is not a kernel series"):
+    with pytest.raises(HarnessError, match=r"'6' is not a kernel series"):
         parse_list("6.1,6", "--uml-kernel")
     with pytest.raises(HarnessError, match="given twice"):
         parse_list("6.1, 6.1", "--uml-kernel")
