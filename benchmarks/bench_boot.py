@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from umlharness import BootRequest, Instance, KernelRequest, build_kernel, prepare
+from umlharness import BootRequest, Instance, KernelRequest, build_kernel
 
+from . import kernels
 from .stats import summary
 
 
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    artifacts = prepare()
+    artifacts = kernels.artifacts()
     request = BootRequest(artifacts.kernel, artifacts.rootfs)
     to_shell: list[float] = []
     whole: list[float] = []

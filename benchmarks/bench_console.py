@@ -21,8 +21,9 @@ import statistics
 import time
 from typing import Any
 
-from umlharness import BootRequest, Instance, prepare
+from umlharness import BootRequest, Instance
 
+from . import kernels
 from .stats import summary
 
 MB = 1_000_000
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [float(size) for size in args.sizes.split(",")]
-    artifacts = prepare()
+    artifacts = kernels.artifacts()
     result: dict[str, Any] = {"kernel": artifacts.kernel.release, "cpus": os.cpu_count()}
     with Instance.boot(BootRequest(artifacts.kernel, artifacts.rootfs)) as vm:
         vm.run("true")

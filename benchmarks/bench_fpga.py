@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from simulators.fpga.regs import report_ring_size
-from umlharness import BootRequest, Instance, IomemSpec, prepare
+from umlharness import BootRequest, Instance, IomemSpec
 from umlharness.iomem import parse_size
+
+from . import kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^(fpga\d|all) ((?:\w+=\S+ ?)+)$", re.M)
@@ -48,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    artifacts = prepare()
+    artifacts = kernels.artifacts()
     regions = [IomemSpec.parse(f"fpga{i}:{args.region}") for i in (0, 1)]
     request = BootRequest(artifacts.kernel, artifacts.rootfs, iomem=regions, mem="256M")
     goal_large_rate = round(GOAL_BYTES_PER_S / LARGE)

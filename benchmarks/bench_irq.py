@@ -16,8 +16,9 @@ from typing import Any
 
 from simulators.handle import open_model
 from simulators.rtl8111.device import DEVICE
-from umlharness import BootRequest, Instance, IomemSpec, prepare
+from umlharness import BootRequest, Instance, IomemSpec
 
+from . import kernels
 from .stats import summary
 
 
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    artifacts = prepare()
+    artifacts = kernels.artifacts()
     request = BootRequest(artifacts.kernel, artifacts.rootfs, iomem=[IomemSpec("mock")])
     with Instance.boot(request) as vm, open_model(DEVICE, umid=vm.umid) as handle:
         nic = handle.model

@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from umlharness import BootRequest, Instance, PciSpec, prepare
+from umlharness import BootRequest, Instance, PciSpec
 from umlharness.artifacts import Artifacts
 from umlharness.kernel import Kernel
 
+from . import kernels
 from .stats import summary
 
 DEVICE = "/sys/bus/pci/devices/0000:00:00.0"
@@ -43,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    artifacts = prepare()
+    artifacts = kernels.artifacts()
     request = BootRequest(artifacts.kernel, artifacts.rootfs, pci=[PciSpec.parse("pcitest")])
     with Instance.boot(request) as vm:
         reads = _bench(vm, "read", args.reads)

@@ -23,11 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from umlharness import BootRequest, Instance, IomemSpec, PciSpec, prepare
+from umlharness import BootRequest, Instance, IomemSpec, PciSpec
 from umlharness.artifacts import Artifacts
 from umlharness_shared.registry import processes_of
 from umlharness_shared.rundir import run_dir
 
+from . import kernels
 from .stats import summary
 
 UMLHARNESS = str(Path(sys.executable).with_name("umlharness"))
@@ -117,7 +118,7 @@ def at_once(artifacts: Artifacts, count: int) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    artifacts = prepare()
+    artifacts = kernels.artifacts()
     return {
         "boots": boots(artifacts, args.boots, args.pci_every),
         "kills": kills(args.kills, args.seed),
