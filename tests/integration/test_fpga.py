@@ -87,12 +87,12 @@ class Simulator:
 
 
 @pytest.fixture
-def in_background() -> Iterator[Callable[[Callable[[], None]], None]]:
+def in_background() -> Iterator[Callable[[Callable[[], None]], threading.Thread]]:
     """Run functions in threads; their exceptions fail the test at the end."""
     threads: list[threading.Thread] = []
     errors: list[BaseException] = []
 
-    def start(target: Callable[[], None]) -> None:
+    def start(target: Callable[[], None]) -> threading.Thread:
         def guarded() -> None:
             try:
                 target()
@@ -102,6 +102,7 @@ def in_background() -> Iterator[Callable[[Callable[[], None]], None]]:
         thread = threading.Thread(target=guarded, daemon=True)
         thread.start()
         threads.append(thread)
+        return thread
 
     yield start
     for thread in threads:
@@ -174,7 +175,7 @@ def test_commands_round_trip(uml: Instance) -> None:
 
 @pytest.mark.uml(iomem=["fpga0:4M"])
 def test_a_command_waits_in_the_ring_until_a_simulator_starts(
-    uml: Instance, in_background: Callable[[Callable[[], None]], None]
+    uml: Instance, in_background: Callable[[Callable[[], None]], threading.Thread]
 ) -> None:
     done = threading.Event()
 
@@ -241,7 +242,7 @@ def crafted(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.mark.uml(iomem=["fpga0:4M"])
 def test_malformed_reports_are_counted_and_dropped(
-    uml: Instance, tmp_path: Path, in_background: Callable[[Callable[[], None]], None]
+    uml: Instance, tmp_path: Path, in_background: Callable[[Callable[[], None]], threading.Thread]
 ) -> None:
     files = crafted(tmp_path)
 
@@ -284,11 +285,11 @@ def hammer(device: Fpga, stop: threading.Event) -> None:
 
 @pytest.mark.uml(iomem=["fpga0:4M"])
 def test_rmmod_while_streaming_is_safe_and_reload_works(
-    uml: Instance, in_background: Callable[[Callable[[], None]], None]
+    uml: Instance, in_background: Callable[[Callable[[], None]], threading.Thread]
 ) -> None:
     stop = threading.Event()
     with open_fpga(0, umid=uml.umid) as device:
-        in_background(lambda: hammer(device, stop))
+        hammering = in_background(lambda: hammer(device, stop))
         try:
             uml.check(
                 "fpga_reader --dev /dev/fpga0 --count 1000000000 --idle 60 >/tmp/r 2>&1 & "
@@ -310,6 +311,8 @@ def test_rmmod_while_streaming_is_safe_and_reload_works(
             after = uml.run("fpga_reader --dev /dev/fpga0 --count 20000 --idle 20", timeout=60)
         finally:
             stop.set()
+            # Before the device closes: a send on its closed line would fail the thread.
+            hammering.join(timeout=10)
     assert after.exit_code == 0, after.output
     got = summaries(after.output)["fpga0"]
     assert numbers(got, "lost", "dup", "crc_errors", "malformed") == (0, 0, 0, 0)
@@ -385,7 +388,7 @@ def test_a_simulator_stops_when_its_guest_is_killed(
 
 @pytest.mark.uml(iomem=["fpga0:4M"])
 def test_a_reader_learns_that_its_simulator_died(
-    uml: Instance, in_background: Callable[[Callable[[], None]], None]
+    uml: Instance, in_background: Callable[[Callable[[], None]], threading.Thread]
 ) -> None:
     doorbell = uml.umid_dir / "fpga0-doorbell"
 
