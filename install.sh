@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(linux-source-6.1 linux-source-6.12 build-essential flex bison bc kmod e2fsprogs busybox-static patch xz-utils python3-pip python3-venv)
+APT_PACKAGES=(linux-source-6.1 linux-source-6.12 ccache build-essential flex bison bc kmod e2fsprogs busybox-static patch xz-utils python3-pip python3-venv)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -67,6 +67,11 @@ def clean_exit_on_signals() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def optional_seconds(option: str) -> Callable[[click.Context, click.Parameter, Any], float | None]:
+    """A click callback: the option's value as checked seconds, or None if not given."""
+    return lambda _ctx, _param, value: None if value is None else validate.seconds(value, option)
+
+
 def source_options(func: F) -> F:
     func = click.option(
         "--kernel-config",
@@ -283,9 +288,7 @@ def rootfs_build(build: ArtifactRequest) -> None:
 )
 @click.option(
     "--timeout",
-    callback=lambda _ctx, _param, value: (
-        None if value is None else validate.seconds(value, "--timeout")
-    ),
+    callback=optional_seconds("--timeout"),
     default=None,
     metavar="SECONDS",
     help="Seconds the whole run may take, boot included (default: none with a "
@@ -316,9 +319,7 @@ def rootfs_build(build: ArtifactRequest) -> None:
 )
 @click.option(
     "--pci-timeout",
-    callback=lambda _ctx, _param, value: (
-        None if value is None else validate.seconds(value, "--pci-timeout")
-    ),
+    callback=optional_seconds("--pci-timeout"),
     default=None,
     metavar="SECONDS",
     help="How long the guest waits for a PCI model's answer before the driver's access "

@@ -302,13 +302,19 @@ class _KernelBuilder:
                 steps += 1
                 self.reporter.advance(1, line[10:].strip())
 
-        run_logged(
-            ["make", "-C", str(tree), "ARCH=um", f"-j{self.request.jobs}"],
-            log,
-            env=self.env(),
-            on_line=on_line,
-            what="kernel build",
-        )
+        command = ["make", "-C", str(tree), "ARCH=um", f"-j{self.request.jobs}"]
+        env = self.env()
+        if shutil.which("ccache"):
+            # Each build unpacks a fresh tree elsewhere: with paths taken relative
+            # to it, a rebuild after a changed patch or fragment recompiles only
+            # what the change touched.
+            command.append("CC=ccache gcc")
+            env |= {
+                "CCACHE_DIR": str(self.request.cache_root / "ccache"),
+                "CCACHE_BASEDIR": str(tree),
+                "CCACHE_NOHASHDIR": "true",
+            }
+        run_logged(command, log, env=env, on_line=on_line, what="kernel build")
         return steps
 
     def make_output(self, tree: Path, target: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.modules import write_module
 from umlharness import Artifacts, BootRequest, Instance
 from umlharness.drivers import build_drivers, find_modules
 from umlharness.errors import BuildFailed
@@ -20,28 +21,6 @@ from umlharness.progress import QuietReporter
 
 pytestmark = pytest.mark.slow
 
-MODULE = """\
-// SPDX-License-Identifier: GPL-2.0
-#include <linux/module.h>
-#include <uh_iomem.h>
-
-static int __init {name}_init(void)
-{{
-{body}
-	pr_info("{name}: {greeting}\\n");
-	return 0;
-}}
-
-static void __exit {name}_exit(void)
-{{
-}}
-
-module_init({name}_init);
-module_exit({name}_exit);
-MODULE_DESCRIPTION("a test module");
-MODULE_LICENSE("GPL");
-"""
-
 
 class Phases(QuietReporter):
     def __init__(self) -> None:
@@ -49,15 +28,6 @@ class Phases(QuietReporter):
 
     def phase(self, name: str, total: int | None = None) -> None:
         self.phases.append(name)
-
-
-def write_module(drivers: Path, name: str, greeting: str = "hello", body: str = "") -> Path:
-    directory = drivers / name
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "Kbuild").write_text(f"obj-m += {name}.o\n")
-    source = directory / f"{name}.c"
-    source.write_text(MODULE.format(name=name, greeting=greeting, body=body))
-    return source
 
 
 @pytest.fixture

@@ -13,29 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.modules import write_module
+
 pytestmark = pytest.mark.slow
 
 UMLHARNESS = str(Path(sys.executable).with_name("umlharness"))
 
-MODULE = """\
-// SPDX-License-Identifier: GPL-2.0
-#include <linux/module.h>
-
-static int __init {name}_init(void)
-{{
-{body}	pr_info("{name}: loaded {token}\\n");
-	return 0;
-}}
-
-static void __exit {name}_exit(void)
-{{
-}}
-
-module_init({name}_init);
-module_exit({name}_exit);
-MODULE_DESCRIPTION("a test module");
-MODULE_LICENSE("GPL");
-"""
 
 MODEL = """\
 from simulators.pcitest.model import PciTest
@@ -48,9 +31,7 @@ class NuWork(PciTest):
 
 def write_driver(drivers: Path, name: str, body: str = "") -> str:
     token = uuid.uuid4().hex[:8]  # a source no earlier run built
-    (drivers / name).mkdir(parents=True, exist_ok=True)
-    (drivers / name / "Kbuild").write_text(f"obj-m += {name}.o\n")
-    (drivers / name / f"{name}.c").write_text(MODULE.format(name=name, body=body, token=token))
+    write_module(drivers, name, greeting=f"loaded {token}", body=body)
     return token
 
 
@@ -148,7 +129,7 @@ def test_ini_paths_resolve_against_the_ini_file_from_any_directory(tmp_path: Pat
 
 
 def test_a_driver_warning_is_quoted_once_with_the_users_line(repo: Path) -> None:
-    write_driver(repo / "drivers", "uhn_main", body="\tint unused;\n\n")
+    write_driver(repo / "drivers", "uhn_main", body="\tint unused;")
     (repo / "tests").mkdir()
     for number in (1, 2, 3):
         (repo / "tests" / f"test_{number}.py").write_text(PLUGIN_TEST.format(name="uhn_main"))
@@ -156,13 +137,13 @@ def test_a_driver_warning_is_quoted_once_with_the_users_line(repo: Path) -> None
     assert result.returncode == 1
     source = repo / "drivers" / "uhn_main" / "uhn_main.c"
     errors = result.stdout.partition("short test summary info")[0]
-    assert errors.count(f"{source}:6:13: warning: unused variable 'unused'") == 1, errors
+    assert errors.count(f"{source}:7:13: warning: unused variable 'unused'") == 1, errors
     assert errors.count("its error is reported at tests/test_1.py::test_loads") == 2
     assert "3 errors" in result.stdout
 
 
 def test_the_cli_quotes_a_build_warning_line_by_line(repo: Path) -> None:
-    write_driver(repo / "drivers", "uhn_main", body="\tint unused;\n\n")
+    write_driver(repo / "drivers", "uhn_main", body="\tint unused;")
     result = run(UMLHARNESS, "drivers", "build", cwd=repo)
     assert result.returncode == 2
     # (After the progress lines.)
@@ -173,5 +154,5 @@ def test_the_cli_quotes_a_build_warning_line_by_line(repo: Path) -> None:
         "(W=1; warnings fail the build):"
     )
     source = repo / "drivers" / "uhn_main" / "uhn_main.c"
-    assert lines[1] == f"  {source}:6:13: warning: unused variable 'unused' [-Wunused-variable]"
-    assert lines[2].strip() == "6 |         int unused;"
+    assert lines[1] == f"  {source}:7:13: warning: unused variable 'unused' [-Wunused-variable]"
+    assert lines[2].strip() == "7 |         int unused;"
