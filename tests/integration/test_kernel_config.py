@@ -66,6 +66,7 @@ def ccache_hits() -> int:
 
 
 @pytest.mark.skipif(shutil.which("ccache") is None, reason="ccache is not installed")
+@pytest.mark.uml(kernel="6.12")  # one kernel shows it; each rebuild costs a minute or two
 def test_a_rebuild_after_a_changed_fragment_comes_from_ccache(
     artifacts: Artifacts, uml_kernel: str, tmp_path: Path
 ) -> None:
