@@ -118,7 +118,6 @@ class BootRequest:
         check_unique(list(self.iomem))
         check_pci_count(list(self.pci))
 
-
     def kernel_has_pci_timeout(self) -> bool:
         return version(".".join(self.kernel.release.split(".")[:2])) >= (6, 3)
 
