@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from .errors import BuildFailed
+from .errors import BuildFailed, ToolMissing
 
 TAIL_LINES = 40
+
+
+def host_tool(name: str, package: str) -> str:
+    """The path of host tool `name` (on PATH, else in /sbin, where e2fsprogs and
+    kmod put theirs); ToolMissing naming the package otherwise."""
+    found = shutil.which(name) or (f"/sbin/{name}" if Path(f"/sbin/{name}").exists() else None)
+    if found is None:
+        raise ToolMissing(f"{name} not found: install it with `apt-get install {package}`")
+    return found
 
 
 def run_logged(

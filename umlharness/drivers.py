@@ -71,11 +71,29 @@ class ModuleSource:
         project, so that the module is the same whichever checkout built it."""
         return str(self.drivers_dir.relative_to(project_root_of(self.drivers_dir)))
 
+    @functools.cached_property
+    def others(self) -> tuple[Path, ...]:
+        """The other module directories of its drivers directory (not copied, not keyed)."""
+        return tuple(m for m in module_dirs(self.drivers_dir) if m != self.module_dir)
+
+    def key(self, kernel: Kernel) -> str:
+        """Its cache entry: the files it is built from, the shipped headers and the
+        kernel; not where the checkout lives."""
+        return digest(
+            [
+                RECIPE_VERSION,
+                kernel.key,
+                self.shown_as,
+                str(self.relative),
+                *self._files_digest(with_contents=True),
+                *tree_digest(paths.include_dir()),
+            ]
+        )
+
     def layout_key(self, kernel: Kernel) -> str:
         """What decides the commands Kbuild runs for this module (kbuild_replay.py):
         its Kbuild file, the names of the files it is built with, the kernel and
         the flags; not the sources' contents."""
-        module = self.drivers_dir / self.relative
         return digest(
             [
                 RECIPE_VERSION,
@@ -84,9 +102,9 @@ class ModuleSource:
                 str(self.relative),
                 str(paths.include_dir()),
                 str(uh_iomem_version()),
-                *(str(p.relative_to(self.drivers_dir)) for p in self.copied_files()),
-                *(k.read_bytes() for k in sorted(module.rglob("Kbuild*"))),
-                *(m.read_bytes() for m in sorted(module.rglob("Makefile"))),
+                *self._files_digest(with_contents=False),
+                *(k.read_bytes() for k in sorted(self.module_dir.rglob("Kbuild*"))),
+                *(m.read_bytes() for m in sorted(self.module_dir.rglob("Makefile"))),
             ]
         )
 
@@ -94,37 +112,25 @@ class ModuleSource:
         """Copy the drivers directory, without the other modules or build outputs."""
         shutil.copytree(self.drivers_dir, target, ignore=self._ignored)
 
-    def copied_files(self) -> list[Path]:
-        found = []
+    def _files_digest(self, with_contents: bool) -> list[str | bytes]:
+        """Names (and contents) of the files copy_to() copies."""
+        parts: list[str | bytes] = []
         for directory, names, files in os.walk(self.drivers_dir):
             names[:] = sorted(set(names) - set(self._ignored(directory, names)))
-            found += [
-                Path(directory, f)
-                for f in sorted(set(files) - set(self._ignored(directory, files)))
-            ]
-        return found
+            for name in sorted(set(files) - set(self._ignored(directory, files))):
+                path = Path(directory, name)
+                parts.append(str(path.relative_to(self.drivers_dir)))
+                if with_contents:
+                    parts.append(path.read_bytes())
+        return parts
 
     def _ignored(self, directory: str, names: list[str]) -> list[str]:
         here = Path(directory)
-        others = [m for m in module_dirs(self.drivers_dir) if m != self.module_dir]
         return [
             n
             for n in names
-            if (here / n) in others or n.startswith(".") or _is_build_output(here / n)
+            if (here / n) in self.others or n.startswith(".") or _is_build_output(here / n)
         ]
-
-    def key(self, kernel: Kernel, all_modules: Sequence[Path]) -> str:
-        others = [m for m in all_modules if m != self.module_dir]
-        return digest(
-            [
-                RECIPE_VERSION,
-                kernel.key,
-                self.shown_as,
-                str(self.relative),
-                *tree_digest(self.drivers_dir, exclude=others),
-                *tree_digest(paths.include_dir()),
-            ]
-        )
 
 
 def project_root_of(directory: Path) -> Path:
@@ -139,13 +145,10 @@ def module_dirs(drivers_dir: Path) -> list[Path]:
     return sorted(p.parent for p in drivers_dir.glob("*/Kbuild"))
 
 
-def tree_digest(root: Path, exclude: Sequence[Path] = ()) -> list[str | bytes]:
-    """Names and contents of the files under `root`, build outputs and `exclude`d
-    directories left out."""
+def tree_digest(root: Path) -> list[str | bytes]:
+    """Names and contents of the files under `root`, build outputs left out."""
     parts: list[str | bytes] = []
     for path in sorted(root.rglob("*")):
-        if any(path.is_relative_to(skip) for skip in exclude):
-            continue
         if path.is_file() and not _is_build_output(path):
             parts += [str(path.relative_to(root)), path.read_bytes()]
     return parts
@@ -180,12 +183,10 @@ def build_drivers(
     dirs = list(drivers_dirs) if drivers_dirs else [paths.drivers_dir()]
     reporter = reporter or QuietReporter()
     sources = find_modules(dirs)
-    entries: list[tuple[ModuleSource, CacheEntry]] = []
-    for directory in {s.drivers_dir for s in sources}:
-        here = [s for s in sources if s.drivers_dir == directory]
-        for source in here:
-            key = source.key(kernel, [s.module_dir for s in here])
-            entries.append((source, CacheEntry(paths.cache_dir(), "modules", key, ("*.ko",))))
+    entries = [
+        (source, CacheEntry(paths.cache_dir(), "modules", source.key(kernel), ("*.ko",)))
+        for source in sources
+    ]
     missing = [(source, entry) for source, entry in entries if not entry.ready]
     if missing:
         names = ", ".join(source.name for source, _ in missing)
@@ -214,23 +215,23 @@ def build_module(kernel: Kernel, source: ModuleSource, out: Path, log: Path) -> 
     """Build one module in a copy of its drivers directory; its .ko files go to `out`."""
     copy = out / "src" / source.drivers_dir.name
     source.copy_to(copy)
-    built = copy / source.relative
     recipe_file = paths.cache_dir() / "recipes" / f"{source.layout_key(kernel)}.json"
     recipe = Recipe.load(recipe_file)
-    try:
-        build_one(kernel, built, log, (copy, source.drivers_dir), source.shown_as, recipe)
-    except RecipeFailed:
-        # A command of the recorded recipe failed: make has the last word, and
-        # its diagnostics are the ones shown.
-        shutil.rmtree(copy)
-        source.copy_to(copy)
-        recipe = None
+    if recipe is not None:
+        try:
+            build_one(kernel, source, copy, log, recipe)
+        except RecipeFailed:
+            # A command of the recorded recipe failed: make has the last word, and
+            # its diagnostics are the ones shown.
+            shutil.rmtree(copy)
+            source.copy_to(copy)
+            recipe = None
     if recipe is None:
-        build_one(kernel, built, log, (copy, source.drivers_dir), source.shown_as)
-        recorded = Recipe.record(built, copy)
+        build_one(kernel, source, copy, log)
+        recorded = Recipe.record(copy / source.relative, copy)
         if recorded is not None:
             recorded.save(recipe_file)
-    for ko in built.glob("*.ko"):
+    for ko in (copy / source.relative).glob("*.ko"):
         shutil.copy2(ko, out / ko.name)
     shutil.rmtree(out / "src")
 
@@ -244,28 +245,73 @@ def uh_iomem_version() -> int:
 
 
 def build_one(
-    kernel: Kernel,
-    module_dir: Path,
-    log: Path,
-    copied_from: tuple[Path, Path] | None = None,
-    shown_as: str | None = None,
-    recipe: Recipe | None = None,
+    kernel: Kernel, source: ModuleSource, copy: Path, log: Path, recipe: Recipe | None = None
 ) -> None:
-    """Build the module(s) in `module_dir`, warning-free with W=1.
+    """Build `source`'s module in `copy` (of its drivers directory), warning-free
+    with W=1; diagnostics name the original files.
 
-    `copied_from` = (copy, original): diagnostics name the original files.
-    `shown_as` is what `__FILE__` and debug info say instead of the copy's path.
-    The shipped headers (uh_iomem.h) are on the include path. With a `recipe`
-    (of `copied_from[0]`), its commands run instead of make; RecipeFailed if
-    one of them fails.
+    With a `recipe`, its commands run instead of make; RecipeFailed if one of
+    them fails. `__FILE__` and debug info name the sources relative to the
+    project; the shipped headers (uh_iomem.h) are on the include path.
     """
-    flags = [f"-I{paths.include_dir()}", f"-DUH_IOMEM_HARNESS_VERSION={uh_iomem_version()}"]
-    if copied_from is not None and shown_as is not None:
-        flags.append(f"-ffile-prefix-map={copied_from[0]}={shown_as}")
+    module_dir = copy / source.relative
+    lines: list[str] = []
+
+    def as_theirs(text: str) -> str:
+        return text.replace(str(copy), str(source.drivers_dir))
+
+    what = f"building driver {module_dir.name}"
+    if recipe is not None:
+        for command in recipe.for_sources(copy):
+            try:
+                run_logged(
+                    ["sh", "-c", command],
+                    log,
+                    cwd=kernel.tree,
+                    on_line=lines.append,
+                    env=PLAIN_LOCALE,
+                    what=what,
+                )
+            except BuildFailed as failed:
+                raise RecipeFailed(str(failed), failed.log, failed.tail) from None
+    else:
+        try:
+            run_logged(
+                _make(kernel, module_dir, copy, source.shown_as),
+                log,
+                on_line=lines.append,
+                env=PLAIN_LOCALE,
+                what=what,
+            )
+        except BuildFailed as failed:
+            quoted = _diagnostics(lines, as_theirs)
+            raise BuildFailed(
+                f"driver {module_dir.name} does not build:\n{quoted}\nfull log: {log}"
+                if quoted
+                else as_theirs(str(failed)),
+                log=log,
+                tail=as_theirs(failed.tail),
+            ) from None
+    warnings = [as_theirs(line.rstrip()) for line in lines if WARNING.search(line)]
+    if warnings:
+        raise BuildFailed(
+            f"driver {module_dir.name} builds with {len(warnings)} warning(s) (W=1; "
+            f"warnings fail the build):\n{_diagnostics(lines, as_theirs)}\nfull log: {log}",
+            log=log,
+            tail="\n".join(warnings[:20]),
+        )
+
+
+def _make(kernel: Kernel, module_dir: Path, copy: Path, shown_as: str) -> list[str]:
+    flags = [
+        f"-I{paths.include_dir()}",
+        f"-DUH_IOMEM_HARNESS_VERSION={uh_iomem_version()}",
+        f"-ffile-prefix-map={copy}={shown_as}",
+    ]
     if any(" " in flag for flag in flags):
         # (KCFLAGS is split at spaces on its way to the compiler.)
         raise HarnessError(f"cannot build drivers in a path with spaces: {' '.join(flags)}")
-    make = [
+    return [
         "make",
         "-C",
         str(kernel.tree),
@@ -275,49 +321,6 @@ def build_one(
         f"KCFLAGS={' '.join(flags)}",
         "modules",
     ]
-    lines: list[str] = []
-
-    def as_theirs(text: str) -> str:
-        if copied_from is None:
-            return text
-        return text.replace(str(copied_from[0]), str(copied_from[1]))
-
-    what = f"building driver {module_dir.name}"
-    try:
-        if recipe is not None and copied_from is not None:
-            for command in recipe.for_sources(copied_from[0]):
-                try:
-                    run_logged(
-                        ["sh", "-c", command],
-                        log,
-                        cwd=kernel.tree,
-                        on_line=lines.append,
-                        env=PLAIN_LOCALE,
-                        what=what,
-                    )
-                except BuildFailed as failed:
-                    raise RecipeFailed(str(failed), failed.log, failed.tail) from None
-        else:
-            run_logged(make, log, on_line=lines.append, env=PLAIN_LOCALE, what=what)
-    except RecipeFailed:
-        raise
-    except BuildFailed as failed:
-        quoted = _diagnostics(lines, as_theirs)
-        raise BuildFailed(
-            f"driver {module_dir.name} does not build:\n{quoted}\nfull log: {log}"
-            if quoted
-            else as_theirs(str(failed)),
-            log=log,
-            tail=as_theirs(failed.tail),
-        ) from None
-    warnings = [as_theirs(line.rstrip()) for line in lines if WARNING.search(line)]
-    if warnings:
-        raise BuildFailed(
-            f"driver {module_dir.name} builds with {len(warnings)} warning(s) (W=1; "
-            f"warnings fail the build):\n{_diagnostics(lines, as_theirs)}\nfull log: {log}",
-            log=log,
-            tail="\n".join(warnings[:20]),
-        )
 
 
 def _diagnostics(lines: list[str], rewrite: Callable[[str], str]) -> str:

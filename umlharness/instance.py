@@ -41,7 +41,6 @@ from .kernel import Kernel
 from .paths import private_copy, private_dir
 from .pci import PciBackend, PciSpec, check_pci_count
 from .rootfs import Rootfs
-from .series import version
 from .shell import GuestShell, RunResult, check_result
 from .tmpdir import uml_temp_dir
 
@@ -119,7 +118,7 @@ class BootRequest:
         check_pci_count(list(self.pci))
 
     def kernel_has_pci_timeout(self) -> bool:
-        return version(".".join(self.kernel.release.split(".")[:2])) >= (6, 3)
+        return self.kernel.version >= (6, 3)
 
 
 def new_umid() -> str:

@@ -18,6 +18,7 @@ from .cache import CacheEntry, digest
 from .errors import BuildFailed, ConfigDropped, HarnessError, ToolMissing
 from .kconfig import Kconfig
 from .progress import QuietReporter, Reporter
+from .series import version
 from .source import DEFAULT_SERIES, KernelSource
 
 #: Bump when the way a kernel is built changes, so old cache entries are not reused.
@@ -113,6 +114,11 @@ class Kernel:
     @property
     def release(self) -> str:
         return (self.path / "release").read_text().strip()
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """(VERSION, PATCHLEVEL) of its release: (6, 12) for 6.12.117."""
+        return version(".".join(self.release.split(".")[:2]))
 
     @property
     def log(self) -> Path:

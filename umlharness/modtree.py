@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from . import paths
-from .buildlog import run_logged
+from .buildlog import host_tool, run_logged
 from .cache import CacheEntry, digest
 from .drivers import BuiltDrivers
 from .kernel import Kernel
@@ -32,13 +32,15 @@ def build_module_tree(kernel: Kernel, drivers: BuiltDrivers) -> Path:
     )
     entry = CacheEntry(paths.cache_dir(), "modtrees", key, artefacts=("lib/modules/*/modules.dep",))
 
+    depmod = host_tool("depmod", "kmod")
+
     def build(out: Path, log: Path) -> None:
-        lay_out(out, kernel, drivers, log)
+        lay_out(out, kernel, drivers, log, depmod)
 
     return entry.ensure(build) / "lib" / "modules"
 
 
-def lay_out(root: Path, kernel: Kernel, drivers: BuiltDrivers, log: Path) -> None:
+def lay_out(root: Path, kernel: Kernel, drivers: BuiltDrivers, log: Path, depmod_path: str) -> None:
     """The drivers in extra/, the kernel's modules in kernel/, as `make
     modules_install` places them, then depmod.
 
@@ -61,8 +63,7 @@ def lay_out(root: Path, kernel: Kernel, drivers: BuiltDrivers, log: Path) -> Non
             (moddir / name).write_text("".join(f"kernel/{line}\n" for line in lines if line))
     if (kernel.tree / "modules.builtin.modinfo").is_file():
         shutil.copy2(kernel.tree / "modules.builtin.modinfo", moddir / "modules.builtin.modinfo")
-    depmod = shutil.which("depmod") or "/sbin/depmod"
-    run_logged([depmod, "-b", str(root), kernel.release], log, what="depmod")
+    run_logged([depmod_path, "-b", str(root), kernel.release], log, what="depmod")
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

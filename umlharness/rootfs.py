@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
-from .buildlog import run_logged
+from .buildlog import host_tool, run_logged
 from .cache import CacheEntry, digest
 from .drivers import tree_digest
 from .errors import HarnessError, ToolMissing
@@ -81,9 +81,7 @@ def build_rootfs(
     userspace = userspace or paths.userspace_dir()
     reporter = reporter or QuietReporter()
     busybox = find_busybox()
-    for tool, package in (("mke2fs", "e2fsprogs"), ("depmod", "kmod")):
-        if shutil.which(tool) is None and not Path(f"/sbin/{tool}").exists():
-            raise ToolMissing(f"{tool} not found: install it with `apt-get install {package}`")
+    host_tool("mke2fs", "e2fsprogs")  # before a build that needs it, not in the middle
     key = digest(
         [
             RECIPE_VERSION,
@@ -161,7 +159,7 @@ def build_programs(userspace: Path, bindir: Path, log: Path) -> list[Path]:
 def make_image(root: Path, image: Path, log: Path) -> None:
     used = sum(p.lstat().st_size for p in root.rglob("*"))
     size_kib = (used + SLACK_BYTES) // 1024
-    mke2fs = shutil.which("mke2fs") or "/sbin/mke2fs"
+    mke2fs = host_tool("mke2fs", "e2fsprogs")
     run_logged(
         [
             mke2fs,
