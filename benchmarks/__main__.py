@@ -1,6 +1,7 @@
 """Run benchmarks and print one JSON object with their figures.
 
-    python -m benchmarks                 # every benchmark
+    python -m benchmarks                 # every benchmark but the minutes-long ones
+    python -m benchmarks kernel-rebuild  # those run only when named
     python -m benchmarks boot --runs 20  # one, with its options
     python -m benchmarks boot irq pci --kernels 6.1,6.12   # on each kernel, and the ratios
 
@@ -36,6 +37,11 @@ def available() -> list[str]:
     )
 
 
+def run_by_default(name: str) -> bool:
+    """Benchmarks of minutes per run (DEFAULT = False) run only when named."""
+    return bool(getattr(parser_for(name)[0], "DEFAULT", True))
+
+
 def parser_for(name: str) -> tuple[ModuleType, argparse.ArgumentParser]:
     module = importlib.import_module(f"benchmarks.bench_{name.replace('-', '_')}")
     parser = argparse.ArgumentParser(prog=f"python3 -m benchmarks {name}")
@@ -58,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             print()
             parser_for(name)[1].print_help()
         return 0
-    names = names or available()
+    names = names or [name for name in available() if run_by_default(name)]
     unknown = sorted(set(names) - set(available()))
     if unknown:
         print(

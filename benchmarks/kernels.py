@@ -15,9 +15,9 @@ from umlharness.source import DEFAULT_SERIES
 _series = DEFAULT_SERIES
 
 
-def artifacts() -> Artifacts:
+def artifacts(variant: str = "default") -> Artifacts:
     """Kernel, drivers and rootfs of the series being measured (built if missing)."""
-    return prepare(ArtifactRequest(KernelRequest(series=_series)))
+    return prepare(ArtifactRequest(KernelRequest(series=_series, variant=variant)))
 
 
 @contextmanager

@@ -7,6 +7,8 @@ simulators/devices.py) adds its commands; this project's are
     sim regs dump                              its registers
     sim fpga stream|serve|inject|status ...    the FPGAs (simulators/fpga/cli.py)
     sim thermo set CELSIUS | status            the sensor (simulators/thermo/cli.py)
+    sim net send|expect|capture|status         packets to and from the guest's network
+                                               card (simulators/net/cli.py)
 
 and `sim devices` lists what is registered; `sim header MODULE:ATTRIBUTE`
 writes the C header of a register map of yours (simulators/cheader.py). Without options a command's
@@ -31,6 +33,7 @@ from umlharness_shared.errors import HarnessError
 from .cheader import CHeader, render
 from .devices import devices, import_object
 from .errors import ModelError, SimulatorError
+from .net.cli import net
 
 
 class DeviceCommands(click.Group):
@@ -58,6 +61,9 @@ class DeviceCommands(click.Group):
 @click.group(cls=DeviceCommands, context_settings={"help_option_names": ["-h", "--help"]})
 def sim() -> None:
     """Simulate devices for drivers running in UML guests."""
+
+
+sim.add_command(net)
 
 
 @sim.command("devices")

@@ -113,12 +113,19 @@ def target_options(device: Device[Any]) -> Callable[[F], F]:
     return decorate
 
 
-def timeout_option(func: F) -> F:
+def seconds_option(name: str, help: str, default: float | None = None) -> Callable[[F], F]:
+    """An option of a positive number of seconds."""
     return click.option(
-        "--timeout",
+        name,
         type=click.FloatRange(min=0, min_open=True),
-        default=DEFAULT_TIMEOUT,
-        show_default=True,
+        default=default,
+        show_default=default is not None,
         metavar="SECONDS",
-        help="Seconds to wait for the driver to acknowledge an interrupt.",
+        help=help,
+    )
+
+
+def timeout_option(func: F) -> F:
+    return seconds_option(
+        "--timeout", "Seconds to wait for the driver to acknowledge an interrupt.", DEFAULT_TIMEOUT
     )(func)

@@ -27,6 +27,7 @@ from .irq import (
     InterruptRegisters,
     LevelInterrupt,
 )
+from .misbehave import Misbehaviour
 from .regfile import RegisterFile
 
 
@@ -67,6 +68,8 @@ class DeviceModel:
         self.resend_interval = resend_interval
         #: Exceptions of its threads (and, on iomem, of its hooks) for its handle to raise.
         self.faults = Faults(regs.device)
+        #: Faults a test makes the device show (simulators/misbehave.py).
+        self.misbehave = Misbehaviour(self)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         where = self.interrupt_registers

@@ -58,6 +58,9 @@ class Device(Generic[M]):
     commands: str | None = None
     #: Whether the pytest plugin offers a fixture called `name` (it needs `model`).
     fixture: bool = True
+    #: Whether its model is a network card (send, expect, capture: simulators/net/nic.py),
+    #: what the `nic` fixture and `sim net` look for.
+    network: bool = False
 
     @property
     def label(self) -> str:

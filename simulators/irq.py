@@ -95,6 +95,9 @@ class LevelInterrupt:
         self.resend_interval = resend_interval
         #: Messages that went out.
         self.sent = 0
+        #: Messages still to be lost on the way (`drop`), and those lost so far.
+        self.to_drop = 0
+        self.dropped = 0
         self._status = regs.word(where.status)
         self._mask = regs.word(where.mask)
         # Plain ints: an IntFlag's & costs ten times an int's, and this runs per access.
@@ -131,11 +134,35 @@ class LevelInterrupt:
             ):
                 return False
             self._last_sent = now
+            if self.to_drop:
+                # Lost on the way: the device believes it signalled.
+                self.to_drop -= 1
+                self.dropped += 1
+                self._asserted = True
+                return False
             sent = line.raise_irq()
             # Not sent over PCI (MSI disabled): the next access tries again.
             self._asserted = sent or not line.sees_accesses
             self.sent += sent
             return sent
+
+    def drop(self, count: int = 1) -> None:
+        """Lose the next `count` messages the level calls for (faults, docs/faults.md)."""
+        if count < 0:
+            raise SimulatorError("the number of interrupts to drop is at least 0")
+        with self.regs.lock:
+            self.to_drop = count
+
+    def spurious(self, count: int = 1) -> int:
+        """Send `count` messages with no cause set; how many went out."""
+        if count < 0:
+            raise SimulatorError("the number of spurious interrupts is at least 0")
+        line = self.require_line()
+        sent = 0
+        for _ in range(count):
+            with self.regs.lock:
+                sent += line.raise_irq()
+        return sent
 
     def raise_cause(self, cause: int) -> bool:
         """Set `cause` in the status register; whether that sent a message.

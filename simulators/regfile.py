@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import difflib
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -276,6 +277,7 @@ class RegisterFile:
         self._touched: dict[tuple[str, int], tuple[tuple[int, int], ...]] = {}
         self._probes: dict[tuple[str, int], tuple[Buffer, int] | None] = {}
         self._words: dict[str, Word] = {}
+        self._readers: dict[str, tuple[int, int, Literal["little", "big"], bool, int] | None] = {}
         self._owner: list[Register | None] = [None] * self.size
         for register in self.registers.values():
             self._owner[register.offset : register.offset + register.size] = [register] * (
@@ -292,6 +294,10 @@ class RegisterFile:
         #: a driver's access gets no Python exception; None (PCI): it propagates
         #: to the backend, which logs it as a model error.
         self.on_fault: FaultSink | None = None
+        #: The device is gone (simulators/misbehave.py): the bus reads all-ones.
+        self.absent = False
+        #: Seconds each bus read waits before it is answered (simulators/misbehave.py).
+        self.read_delay = 0.0
 
     @property
     def buffer(self) -> Buffer:
@@ -315,10 +321,34 @@ class RegisterFile:
 
     def read(self, name: str) -> int:
         """A register's value as an integer (bit fields put together at their bit positions)."""
+        if name not in self._readers:
+            self._readers[name] = self._make_reader(self.register(name))
+        reader = self._readers[name]
+        if reader is not None:
+            # A word: its bytes as one integer, without construct (a device's
+            # data path reads registers per frame; a parse costs 15 us).
+            offset, end, order, signed, mask = reader
+            with self.lock:
+                raw = self._bytes[offset:end].tobytes()
+            value = int.from_bytes(raw, order, signed=signed)
+            return value & mask if mask >= 0 else value
         register = self.register(name)
         with self.lock:
             raw = self._raw(register).tobytes()
         return self._to_int(register, register.subcon.parse(raw))
+
+    def _make_reader(
+        self, register: Register
+    ) -> tuple[int, int, Literal["little", "big"], bool, int] | None:
+        """How `read` takes `register` as a word: (offset, end, byte order, signed,
+        mask, -1 for none); None where only construct can decode it."""
+        order = self._byte_order(register)
+        if order is None:
+            return None
+        byteorder: Literal["little", "big"] = "little" if order == "<" else "big"
+        mask = register.field_mask if register.is_bitfield else -1
+        end = register.offset + register.size
+        return register.offset, end, byteorder, register.signed, mask
 
     def write(self, name: str, value: int) -> None:
         """Set a register to `value`, writing only those of its bytes that change."""
@@ -326,6 +356,15 @@ class RegisterFile:
         data = self._encode(register, value, what=name)
         with self.lock:
             self._store(register, data, register.field_mask)
+
+    def poke(self, name: str, data: bytes) -> None:
+        """Put `data` in a register as raw bytes, reserved bits included, running no
+        hook: a value no well-behaved device would show its driver (fuzzing)."""
+        register = self.register(name)
+        if len(data) != register.size:
+            raise SimulatorError(f"{name} is {register.size} bytes, not {len(data)}")
+        with self.lock:
+            self._raw(register)[:] = np.frombuffer(data, np.uint8)
 
     def set_bits(self, name: str, mask: int) -> None:
         """OR `mask` into a register, byte by byte, leaving bytes outside the mask untouched."""
@@ -438,7 +477,12 @@ class RegisterFile:
 
         Past the register map (within the buffer) is plain memory. The
         caller holds `lock`. Without hooks this is a dict lookup and a copy.
+        While `absent`, every read is all-ones and runs no hook.
         """
+        if self.read_delay:
+            time.sleep(self.read_delay)
+        if self.absent:
+            return b"\xff" * size
         hooks = self._read_hooks_at.get((offset, size))
         if hooks is None:
             found = (self._read_hooks.get(r.name) for r in self.registers_at(offset, size))
@@ -474,7 +518,10 @@ class RegisterFile:
         """The driver writes `data` at `offset`; each register's write hook decides what stays.
 
         The caller holds `lock`. Without hooks this is a dict lookup and a copy.
+        While `absent`, writes go nowhere.
         """
+        if self.absent:
+            return
         end = offset + len(data)
         hooked = self._write_hooks_at.get((offset, len(data)))
         if hooked is None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,9 +29,10 @@ from umlharness_shared import registry
 from umlharness_shared.cli import run_cli
 from umlharness_shared.project import Project, add_model_paths
 
-from . import remote_exec, validate
+from . import coverage, fuzz, remote_exec, reproducer, validate
 from .artifacts import ArtifactRequest, Artifacts, prepare, prepare_drivers
 from .errors import BootTimeout, BuildFailed, GuestError, HarnessError
+from .fuzz_targets import fuzz_target
 from .instance import DEFAULT_MEM, BootRequest, Instance
 from .iomem import IomemSpec, check_unique
 from .kernel import KernelRequest, build_kernel, built_kernels, supported_series
@@ -90,6 +94,13 @@ def source_options(func: F) -> F:
         help="Use the KASAN kernel variant (built and cached apart).",
     )(func)
     func = click.option(
+        "--cov",
+        is_flag=True,
+        envvar="UMLHARNESS_COV",
+        help="Use the coverage kernel variant (gcov), drivers built with GCOV_PROFILE "
+        "(built and cached apart; docs/coverage.md).",
+    )(func)
+    func = click.option(
         "--jobs",
         "-j",
         type=click.IntRange(min=1),
@@ -146,10 +157,13 @@ def kernel_options(func: F) -> F:
         series: str | None,
         jobs: int,
         kasan: bool,
+        cov: bool,
         kernel_config: tuple[Path, ...],
         **kwargs: Any,
     ) -> Any:
-        request = kernel_request(source, jobs, kasan, kernel_config, series)
+        if kasan and cov:
+            raise click.UsageError("--kasan and --cov need kernels of their own: choose one")
+        request = kernel_request(source, jobs, kasan, kernel_config, series, cov)
         return func(*args, kernel=request, **kwargs)
 
     return source_options(with_kernel)  # type: ignore[return-value]
@@ -171,13 +185,14 @@ def kernel_request(
     kasan: bool = False,
     kernel_config: tuple[Path, ...] = (),
     series: str | None = None,
+    cov: bool = False,
 ) -> KernelRequest:
     settings = project()
     return KernelRequest(
         source=source or settings.kernel_source,
         series=series or settings.kernel or DEFAULT_SERIES,
         jobs=jobs,
-        variant="kasan" if kasan else "default",
+        variant="kasan" if kasan else "cov" if cov else "default",
         user_fragments=tuple(p.resolve() for p in kernel_config) or settings.kernel_config,
     )
 
@@ -423,9 +438,34 @@ def _boot(
         autoload=not no_autoload,
         kernel_echo=None if commands else _kernel_echo(raw_terminal=interactive),
     )
+    gathering = _gather_coverage(build, artifacts)
     if commands:
-        sys.exit(_run_commands(request, commands, started, timeout))
+        status = _run_commands(request, commands, started, timeout)
+        _report_coverage(gathering)
+        sys.exit(status)
     _console(request, artifacts, interactive)
+    _report_coverage(gathering)
+
+
+def _gather_coverage(build: ArtifactRequest, artifacts: Artifacts) -> coverage.Coverage | None:
+    """With --cov: the guest's counts are collected as it powers off."""
+    if build.kernel.variant != "cov":
+        return None
+    traces = Path(tempfile.mkdtemp(prefix="uhcov-"))
+    gathering = coverage.Coverage(traces, artifacts.drivers, build.drivers_dirs)
+    coverage.gather(artifacts.kernel.key, gathering)
+    return gathering
+
+
+def _report_coverage(gathering: coverage.Coverage | None) -> None:
+    if gathering is None:
+        return
+    output = Path(coverage.REPORT_DIR).resolve()
+    try:
+        click.echo(gathering.report(output))
+    finally:
+        shutil.rmtree(gathering.directory, ignore_errors=True)
+    click.echo(f"lcov: {output / 'coverage.info'}\nHTML: {output / 'html' / 'index.html'}")
 
 
 def _kernel_echo(raw_terminal: bool) -> Callable[[str], None]:
@@ -454,7 +494,9 @@ def _run_commands(
     instance = Instance.boot(request)
     with instance:
         status = 0
-        for command in commands:
+        for index, command in enumerate(commands, 1):
+            if request.pci_trace is not None:
+                instance.mark_step(index, command)  # a replay runs them step by step
             try:
                 result = instance.run(command, timeout=remaining())
             except BootTimeout as expired:
@@ -547,6 +589,124 @@ def trace_command(file: Path, limit: int | None, import_model: bool) -> None:
             click.echo(line)
     except SimulatorError as error:
         raise HarnessError(str(error)) from None
+
+
+def _fuzz_artifacts(series: str | None, drivers: tuple[Path, ...], variant: str) -> Artifacts:
+    request = artifact_request(kernel_request(None, os.cpu_count() or 1, series=series), drivers)
+    kernel = replace(request.kernel, variant=variant)
+    return prepare(replace(request, kernel=kernel), default_reporter())
+
+
+@cli.command("fuzz")
+@click.argument("target")
+@click.option(
+    "--examples",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Examples to run, each in a fresh guest, shrinking runs included (a crash "
+    "found is shrunk to the end, past this if need be).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("fuzz-crashes"),
+    show_default=True,
+    help="Where reproducers go (one per distinct crash).",
+)
+@click.option("--seed", type=int, help="Draw the same examples as another run with this seed.")
+@click.option("--kernel", "series", envvar="UMLHARNESS_KERNEL", metavar="SERIES")
+@drivers_option
+def fuzz_command(
+    target: str,
+    examples: int,
+    out: Path,
+    seed: int | None,
+    series: str | None,
+    drivers: tuple[Path, ...],
+) -> None:
+    """Fuzz a driver from its device's side, each example in a fresh KASAN guest.
+
+    TARGET: uh_thermo, uh_rtl8111, uh_fpga, uh_pcitest, r8169, or
+    package.module:TARGET (a FuzzTarget of your own). Exits 1 if it found a
+    crash; its reproducer replays with `umlharness replay`.
+    """
+    chosen = fuzz_target(target)
+    artifacts = _fuzz_artifacts(series, drivers, "kasan")
+
+    def show(number: int, outcome: fuzz.Outcome) -> None:
+        found = outcome.finding
+        what = "ok" if found is None else f"{found.kind}: {found.signature}"
+        click.echo(f"example {number}: {what} ({outcome.seconds:.2f}s)", err=True)
+
+    campaign = fuzz.Campaign(chosen, artifacts, out, examples, seed, on_example=show).run()
+    rate = campaign.ran / campaign.seconds if campaign.seconds else 0.0
+    click.echo(
+        f"{chosen.name}: {campaign.ran} examples in {campaign.seconds:.1f}s ({rate:.2f}/s) "
+        f"on {artifacts.kernel.release} kasan; {len(campaign.found)} distinct crash(es)"
+    )
+    for sig, path in sorted(campaign.found.items()):
+        once = " (once: the same example did not crash again)" if sig in campaign.flaky else ""
+        click.echo(f"  {sig}{once}\n    reproducer: {path}")
+    if campaign.found:
+        sys.exit(1)
+
+
+@cli.command("replay")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--times", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--show-output", is_flag=True, help="Print what the commands printed (first run).")
+@click.option(
+    "--run",
+    "commands",
+    multiple=True,
+    metavar="CMD",
+    help="For a PCI trace (boot --trace): the commands to run, one per step "
+    "(repeatable; default: those its boot --run ran).",
+)
+@click.option("--kernel", "series", envvar="UMLHARNESS_KERNEL", metavar="SERIES")
+@drivers_option
+def replay_command(
+    file: Path,
+    times: int,
+    show_output: bool,
+    commands: tuple[str, ...],
+    series: str | None,
+    drivers: tuple[Path, ...],
+) -> None:
+    """Play a reproducer (or a PCI trace) back to its driver with no model.
+
+    Exits 1 if the guest crashed (or hung) on any run, 0 if the driver came
+    through every time.
+    """
+    if reproducer.is_trace(file):
+        default = series or project().kernel or DEFAULT_SERIES
+        found = reproducer.Reproducer.of_trace(file, commands, default, "default")
+    else:
+        found = reproducer.Reproducer.load(file)
+    artifacts = _fuzz_artifacts(series or found.series, drivers, found.variant)
+    outcomes = []
+    for run in range(1, times + 1):
+        replayed = reproducer.replay(found, artifacts.kernel, artifacts.rootfs)
+        outcomes.append(replayed.signature)
+        what = replayed.signature or "no crash"
+        click.echo(f"replay {run}/{times}: {what} ({replayed.seconds:.2f}s)", err=True)
+        if replayed.divergence:
+            click.echo(f"  diverged from the recording at {replayed.divergence}", err=True)
+        if show_output and run == 1:
+            for command, output in zip(found.workload, replayed.outputs, strict=False):
+                click.echo(f"$ {command}\n{output}", nl=not output or not output.endswith("\n"))
+        if replayed.crashed and run == 1:
+            click.echo(replayed.trace, err=True)
+    crashed = [sig for sig in outcomes if sig is not None]
+    expected = found.crash.get("signature")
+    same = sum(1 for sig in crashed if sig == expected) if expected else None
+    summary = f"{file.name}: crashed {len(crashed)}/{times}"
+    if same is not None:
+        summary += f", as recorded {same}/{times}"
+    click.echo(summary)
+    if crashed:
+        sys.exit(1)
 
 
 @cli.command()

@@ -22,6 +22,7 @@ import pexpect
 import ptyprocess
 
 from .crash import Crash, find_crash
+from .placement import ANYWHERE, CpuPlacement
 
 
 class _UmlSpawn(pexpect.spawn):  # type: ignore[misc]
@@ -56,9 +57,9 @@ def _no_address_randomisation() -> None:
 PR_SET_PDEATHSIG = 1
 
 
-def _child_setup(parent: int, die_with_parent: bool) -> Callable[[], None]:
-    """What the UML child does before exec: a fixed address layout and, when the
-    harness's main thread spawns it, SIGKILL when the harness dies.
+def _child_setup(parent: int, die_with_parent: bool, placement: CpuPlacement) -> Callable[[], None]:
+    """What the UML child does before exec: a fixed address layout, its CPUs and,
+    when the harness's main thread spawns it, SIGKILL when the harness dies.
 
     The death signal follows the thread that forked, not the process, so it is
     set only from the main thread; the instance's watchdog covers the rest.
@@ -66,6 +67,7 @@ def _child_setup(parent: int, die_with_parent: bool) -> Callable[[], None]:
 
     def setup() -> None:
         _no_address_randomisation()
+        placement.pin_uml()
         if die_with_parent:
             ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != parent:  # the harness died before prctl
@@ -308,6 +310,7 @@ def spawn_uml(
     console_log: Path,
     kernel_log: Path,
     kernel_echo: Callable[[str], None] | None = None,
+    placement: CpuPlacement = ANYWHERE,
 ) -> tuple[pexpect.spawn, KernelLog]:
     """Start UML with its console on a pty and its kernel log (tty1) on a pipe."""
     read_fd, write_fd = os.pipe()
@@ -324,7 +327,7 @@ def spawn_uml(
             timeout=None,
             dimensions=(50, 200),
             preexec_fn=_child_setup(
-                os.getpid(), threading.current_thread() is threading.main_thread()
+                os.getpid(), threading.current_thread() is threading.main_thread(), placement
             ),
         )
     finally:

@@ -3,10 +3,13 @@ drivers directories, out of tree, against a cached kernel.
 
 Each module is a cache entry of its own, keyed by its sources, the shared
 files of its drivers directory (headers such as include/), the shipped
-headers and the kernel, but not by where the checkout lives: an edit
-rebuilds one module, a second clone rebuilds none. Modules build in
-parallel, each in a copy of its drivers directory so that relative includes
-work and the user's tree stays clean. Builds use W=1, and any compiler or
+headers, the modules it imports symbols from and the kernel, but not by
+where the checkout lives: an edit rebuilds one module (and those that use
+its symbols), a second clone rebuilds none. Modules build in parallel,
+providers before their users (module_graph.py), each in a copy of its
+drivers directory so that relative includes work and the user's tree stays
+clean. The harness's own uh_core module (umlharness/kmod), which uh_iomem.h's
+functions come from, is built with every set of drivers. Builds use W=1, and any compiler or
 modpost warning fails the build, quoted with the user's own file and line.
 """
 
@@ -16,9 +19,10 @@ import functools
 import os
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from . import paths
@@ -27,16 +31,21 @@ from .cache import CacheEntry, digest
 from .errors import BuildFailed, HarnessError
 from .kbuild_replay import Recipe
 from .kernel import Kernel
+from .module_graph import ModuleGraph, Symbols
 from .progress import QuietReporter, Reporter
 
 #: Bump when the way a module is built changes, so old cache entries are not reused.
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 WARNING = re.compile(r"\bwarning:|^WARNING: ", re.M)
 DIAGNOSTIC = re.compile(r"\b(warning|error):|^(WARNING|ERROR): ")
 #: Plain quotes in gcc's diagnostics (the kernel's Makefile unexports LC_ALL).
 PLAIN_LOCALE = {**os.environ, "LANG": "C", "LC_CTYPE": "C", "LC_MESSAGES": "C"}
 #: Diagnostics quoted in an error's one message (all of them are in the log).
 QUOTED_DIAGNOSTICS = 5
+UNDEFINED = re.compile(r'^ERROR: modpost: "(\w+)" \[.*\] undefined!', re.M)
+MODULE_ARTEFACTS = ("*.ko", "Module.symvers")
+#: Where a build's copy holds the Module.symvers of the modules it imports from.
+PROVIDERS_DIR = ".providers"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,18 @@ class BuiltDrivers:
     """The modules built from the drivers directories (.ko files in the cache)."""
 
     modules: tuple[Path, ...]
+
+    def gcov_notes(self) -> dict[str, Path]:
+        """The gcov notes files of a coverage build, by object name ("uh_fpga")."""
+        found: dict[str, Path] = {}
+        for entry in {ko.parent for ko in self.modules}:
+            for note in (entry / GCOV_NOTES).rglob("*.gcno"):
+                found[note.stem] = note
+        return found
+
+
+#: Where a coverage build keeps its .gcno files, in the module's cache entry.
+GCOV_NOTES = "gcov"
 
 
 class RecipeFailed(BuildFailed):
@@ -72,13 +93,19 @@ class ModuleSource:
         return str(self.drivers_dir.relative_to(project_root_of(self.drivers_dir)))
 
     @functools.cached_property
+    def symbols(self) -> Symbols:
+        return Symbols.scan(self.module_dir)
+
+    @functools.cached_property
     def others(self) -> tuple[Path, ...]:
         """The other module directories of its drivers directory (not copied, not keyed)."""
         return tuple(m for m in module_dirs(self.drivers_dir) if m != self.module_dir)
 
-    def key(self, kernel: Kernel) -> str:
-        """Its cache entry: the files it is built from, the shipped headers and the
-        kernel; not where the checkout lives."""
+    def key(self, kernel: Kernel, provider_keys: Sequence[str] = ()) -> str:
+        """Its cache entry: the files it is built from, the shipped headers, the
+        cache entries of the modules it imports from (their symbols' CRCs go into
+        its .ko) and the kernel; not where the checkout lives, unless the kernel
+        gathers coverage: the notes files then name the sources by their path."""
         return digest(
             [
                 RECIPE_VERSION,
@@ -87,13 +114,16 @@ class ModuleSource:
                 str(self.relative),
                 *self._files_digest(with_contents=True),
                 *tree_digest(paths.include_dir()),
+                *provider_keys,
+                *([str(self.drivers_dir)] if kernel.gathers_coverage else []),
             ]
         )
 
-    def layout_key(self, kernel: Kernel) -> str:
+    def layout_key(self, kernel: Kernel, providers: int = 0) -> str:
         """What decides the commands Kbuild runs for this module (kbuild_replay.py):
-        its Kbuild file, the names of the files it is built with, the kernel and
-        the flags; not the sources' contents."""
+        its Kbuild file, the names of the files it is built with, the kernel, the
+        flags and how many providers' symbols modpost reads; not the sources'
+        contents."""
         return digest(
             [
                 RECIPE_VERSION,
@@ -102,6 +132,7 @@ class ModuleSource:
                 str(self.relative),
                 str(paths.include_dir()),
                 str(uh_iomem_version()),
+                str(providers),
                 *self._files_digest(with_contents=False),
                 *(k.read_bytes() for k in sorted(self.module_dir.rglob("Kbuild*"))),
                 *(m.read_bytes() for m in sorted(self.module_dir.rglob("Makefile"))),
@@ -179,30 +210,53 @@ def build_drivers(
     reporter: Reporter | None = None,
     jobs: int | None = None,
 ) -> BuiltDrivers:
-    """Build the modules of every drivers directory (default: the project's drivers/)."""
+    """Build the modules of every drivers directory (default: the project's drivers/),
+    with the harness's uh_core."""
     dirs = list(drivers_dirs) if drivers_dirs else [paths.drivers_dir()]
     reporter = reporter or QuietReporter()
-    sources = find_modules(dirs)
-    entries = [
-        (source, CacheEntry(paths.cache_dir(), "modules", source.key(kernel), ("*.ko",)))
-        for source in sources
-    ]
-    missing = [(source, entry) for source, entry in entries if not entry.ready]
+    sources = [*find_modules([paths.kmod_dir()]), *find_modules(dirs)]
+    graph = ModuleGraph.of(
+        {source: source.symbols for source in sources},
+        {source: f"{source.name} ({source.module_dir})" for source in sources},
+    )
+    entries: dict[ModuleSource, CacheEntry] = {}
+    for source in graph.order:
+        provider_keys = [entries[p].key for p in graph.providers_of(source)]
+        entries[source] = CacheEntry(
+            paths.cache_dir(), "modules", source.key(kernel, provider_keys), MODULE_ARTEFACTS
+        )
+    missing = [source for source in graph.order if not entries[source].ready]
     if missing:
-        names = ", ".join(source.name for source, _ in missing)
+        names = ", ".join(source.name for source in missing)
         reporter.phase(f"building {names} against Linux {kernel.release}", len(missing))
-        workers = max(1, min(len(missing), jobs or os.cpu_count() or 1))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [
-                pool.submit(entry.ensure, functools.partial(build_module, kernel, source))
-                for source, entry in missing
-            ]
-            for future, (source, _) in zip(futures, missing, strict=True):
-                future.result()
-                reporter.advance(1, source.name)
+        exporters = {symbol: source.name for source in sources for symbol in source.symbols.exports}
+        for wave in graph.waves(missing):
+            workers = max(1, min(len(wave), jobs or os.cpu_count() or 1))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = [
+                    pool.submit(
+                        entries[source].ensure,
+                        functools.partial(
+                            build_module,
+                            kernel,
+                            source,
+                            ModuleImports(
+                                tuple(
+                                    entries[p].path / "Module.symvers"
+                                    for p in graph.providers_of(source)
+                                ),
+                                exporters,
+                            ),
+                        ),
+                    )
+                    for source in wave
+                ]
+                for future, source in zip(futures, wave, strict=True):
+                    future.result()
+                    reporter.advance(1, source.name)
     built: dict[str, Path] = {}
-    for source, entry in sorted(entries, key=lambda pair: str(pair[0].module_dir)):
-        for ko in sorted(entry.path.glob("*.ko")):
+    for source in sorted(sources, key=lambda s: str(s.module_dir)):
+        for ko in sorted(entries[source].path.glob("*.ko")):
             if ko.name in built:
                 raise HarnessError(
                     f"two drivers build {ko.name}: {built[ko.name].parent.name} and {source.name}"
@@ -211,28 +265,58 @@ def build_drivers(
     return BuiltDrivers(tuple(built[name] for name in sorted(built)))
 
 
-def build_module(kernel: Kernel, source: ModuleSource, out: Path, log: Path) -> None:
-    """Build one module in a copy of its drivers directory; its .ko files go to `out`."""
+@dataclass(frozen=True)
+class ModuleImports:
+    """What a module's build needs of the other modules."""
+
+    #: The Module.symvers of the modules it imports symbols from, in build order.
+    providers: tuple[Path, ...] = ()
+    #: Every module's exported symbols, to name the provider of one modpost misses.
+    exporters: Mapping[str, str] = dataclass_field(default_factory=dict)
+
+
+def build_module(
+    kernel: Kernel, source: ModuleSource, imports: ModuleImports, out: Path, log: Path
+) -> None:
+    """Build one module in a copy of its drivers directory; its .ko files and its
+    Module.symvers go to `out`."""
     copy = out / "src" / source.drivers_dir.name
-    source.copy_to(copy)
-    recipe_file = paths.cache_dir() / "recipes" / f"{source.layout_key(kernel)}.json"
-    recipe = Recipe.load(recipe_file)
+
+    def fresh_copy() -> None:
+        source.copy_to(copy)
+        (copy / PROVIDERS_DIR).mkdir()
+        for index, symvers in enumerate(imports.providers):
+            shutil.copy2(symvers, copy / PROVIDERS_DIR / f"{index}.symvers")
+
+    fresh_copy()
+    recipe_file = (
+        paths.cache_dir() / "recipes" / f"{source.layout_key(kernel, len(imports.providers))}.json"
+    )
+    # A coverage build names the user's directory in its flags: no recipe to share.
+    recipe = None if kernel.gathers_coverage else Recipe.load(recipe_file)
     if recipe is not None:
         try:
-            build_one(kernel, source, copy, log, recipe)
+            build_one(kernel, source, copy, log, imports, recipe)
         except RecipeFailed:
             # A command of the recorded recipe failed: make has the last word, and
             # its diagnostics are the ones shown.
             shutil.rmtree(copy)
-            source.copy_to(copy)
+            fresh_copy()
             recipe = None
     if recipe is None:
-        build_one(kernel, source, copy, log)
-        recorded = Recipe.record(copy / source.relative, copy)
+        build_one(kernel, source, copy, log, imports)
+        recorded = None if kernel.gathers_coverage else Recipe.record(copy / source.relative, copy)
         if recorded is not None:
             recorded.save(recipe_file)
     for ko in (copy / source.relative).glob("*.ko"):
         shutil.copy2(ko, out / ko.name)
+    shutil.copy2(copy / source.relative / "Module.symvers", out / "Module.symvers")
+    if kernel.gathers_coverage:
+        # What gcov needs besides the guest's counts: the notes files (.gcno).
+        for note in (copy / source.relative).rglob("*.gcno"):
+            target = out / GCOV_NOTES / note.relative_to(copy / source.relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(note, target)
     shutil.rmtree(out / "src")
 
 
@@ -245,7 +329,12 @@ def uh_iomem_version() -> int:
 
 
 def build_one(
-    kernel: Kernel, source: ModuleSource, copy: Path, log: Path, recipe: Recipe | None = None
+    kernel: Kernel,
+    source: ModuleSource,
+    copy: Path,
+    log: Path,
+    imports: ModuleImports,
+    recipe: Recipe | None = None,
 ) -> None:
     """Build `source`'s module in `copy` (of its drivers directory), warning-free
     with W=1; diagnostics name the original files.
@@ -277,14 +366,23 @@ def build_one(
     else:
         try:
             run_logged(
-                _make(kernel, module_dir, copy, source.shown_as),
+                _make(
+                    kernel,
+                    module_dir,
+                    copy,
+                    source.shown_as,
+                    len(imports.providers),
+                    source.drivers_dir,
+                ),
                 log,
                 on_line=lines.append,
                 env=PLAIN_LOCALE,
                 what=what,
             )
         except BuildFailed as failed:
-            quoted = _diagnostics(lines, as_theirs)
+            quoted = _diagnostics(lines, as_theirs) + _undefined_hint(
+                source.name, lines, imports.exporters
+            )
             raise BuildFailed(
                 f"driver {module_dir.name} does not build:\n{quoted}\nfull log: {log}"
                 if quoted
@@ -302,15 +400,23 @@ def build_one(
         )
 
 
-def _make(kernel: Kernel, module_dir: Path, copy: Path, shown_as: str) -> list[str]:
+def _make(
+    kernel: Kernel, module_dir: Path, copy: Path, shown_as: str, providers: int, origin: Path
+) -> list[str]:
     flags = [
         f"-I{paths.include_dir()}",
         f"-DUH_IOMEM_HARNESS_VERSION={uh_iomem_version()}",
         f"-ffile-prefix-map={copy}={shown_as}",
     ]
+    coverage = []
+    if kernel.gathers_coverage:
+        # gcov then names the user's own files (umlharness/coverage.py).
+        flags.append(f"-fprofile-prefix-map={copy}={origin}")
+        coverage = ["GCOV_PROFILE=y"]
     if any(" " in flag for flag in flags):
         # (KCFLAGS is split at spaces on its way to the compiler.)
         raise HarnessError(f"cannot build drivers in a path with spaces: {' '.join(flags)}")
+    extra_symbols = " ".join(str(copy / PROVIDERS_DIR / f"{i}.symvers") for i in range(providers))
     return [
         "make",
         "-C",
@@ -319,8 +425,29 @@ def _make(kernel: Kernel, module_dir: Path, copy: Path, shown_as: str) -> list[s
         "ARCH=um",
         "W=1",
         f"KCFLAGS={' '.join(flags)}",
+        *([f"KBUILD_EXTRA_SYMBOLS={extra_symbols}"] if providers else []),
+        *coverage,
         "modules",
     ]
+
+
+def _undefined_hint(module: str, lines: list[str], exporters: Mapping[str, str]) -> str:
+    """What modpost's "undefined" errors mean for this set of drivers."""
+    hints = []
+    for symbol in dict.fromkeys(UNDEFINED.findall("".join(lines))):
+        provider = exporters.get(symbol)
+        if provider is None:
+            hints.append(
+                f"  {symbol}: no driver being built exports it, nor does the kernel "
+                "(is its provider's drivers directory missing from the drivers given?)"
+            )
+        else:
+            hints.append(
+                f"  {symbol} is exported by {provider}, but no file of {module}'s own names "
+                f"it, so {module} was not built after {provider}: call it from {module}'s "
+                "own files, not only through a shared header's macro"
+            )
+    return "\n" + "\n".join(hints) if hints else ""
 
 
 def _diagnostics(lines: list[str], rewrite: Callable[[str], str]) -> str:

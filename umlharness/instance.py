@@ -24,22 +24,24 @@ from pathlib import Path
 
 import pexpect
 
-from simulators.pci.control import RemoteModel
+from simulators.pci.control import RemoteModel, mark_step, unplug
 from umlharness_shared import registry
 from umlharness_shared.procs import ProcessId, kill_group
 from umlharness_shared.watchdog import Watchdog
 
-from . import paths, validate
+from . import coverage, paths, validate
 from .attachments import Attachment, IomemRegion, PciDevice, check_files_unshared
 from .attachments import plan as plan_attachments
 from .console import KernelLog, spawn_uml
 from .crash import extract_trace, trace_complete
 from .errors import BootTimeout, GuestCrashed, GuestError, GuestExited, HarnessError
+from .guest_faults import GuestFaults
 from .interrupts import InterruptCount, parse_interrupts
 from .iomem import IomemSpec, check_unique
 from .kernel import Kernel
 from .paths import private_copy, private_dir
 from .pci import PciBackend, PciSpec, check_pci_count
+from .placement import ANYWHERE, CpuPlacement
 from .rootfs import Rootfs
 from .shell import GuestShell, RunResult, check_result
 from .tmpdir import uml_temp_dir
@@ -83,6 +85,9 @@ class BootRequest:
     #: How long the guest waits for a PCI model's answer before the access fails
     #: (virt-pci's max_delay_us, Linux 6.3 and later; 6.1 waits about 40 ms).
     pci_timeout: float | None = None
+    #: With PCI devices, UML on one host CPU and its backends on the others
+    #: (umlharness/placement.py); False leaves both to the host's scheduler.
+    place_cpus: bool = True
     extra_args: Sequence[str] = ()
     #: Booted by a pytest session: recorded so that a bare `sim`, `stop` or `exec` skips it.
     by_pytest: bool = False
@@ -235,9 +240,14 @@ class Instance:
         check_files_unshared(self.regions, self._others)
         self.uml_dir.mkdir(mode=0o700)
         watchdog = self._teardown.watchdog = Watchdog(self.dir)
+        placement = (
+            CpuPlacement.choose(self.umid) if self.devices and request.place_cpus else ANYWHERE
+        )
         # All start at once (backends take a while to listen), then each is waited for.
         for device in self.devices:
             device.start(self.dir)
+            if device.backend.pid is not None:
+                placement.pin_device(device.backend.pid)
         for attachment in self.attachments:
             attachment.wait_ready(request.boot_timeout)
             for process, needle in attachment.watched():
@@ -251,6 +261,7 @@ class Instance:
             console_log=self.console_log,
             kernel_log=self.kernel_log_path,
             kernel_echo=request.kernel_echo,
+            placement=placement,
         )
         self._teardown.child, self._teardown.klog = self._child, self._klog
         self._shell = GuestShell(self._child, lambda: self.console_log, self._raise_if_crashed)
@@ -293,6 +304,24 @@ class Instance:
     def pci_model(self, slot: str = "pci0") -> RemoteModel:
         """The model of PCI device `slot`, run in its backend: `vm.pci_model().link_down()`."""
         return RemoteModel(self.pci_control(slot))
+
+    def unplug(self, slot: str = "pci0") -> None:
+        """Pull PCI device `slot` out while the guest runs, as a surprise removal: its
+        backend closes the connection, UML removes the device and the driver's
+        remove runs. The backend's end is then no failure."""
+        for backend in self.pci:
+            if backend.slot == slot:
+                backend.expect_exit()
+                unplug(backend.control)
+                return
+        self.pci_control(slot)  # the error naming the slots there are
+
+    def mark_step(self, index: int, command: str) -> None:
+        """The guest is about to run command `index` (1, 2, ...) of a workload: each
+        PCI backend's trace records it, and a replay makes what its device did
+        before it (umlharness/reproducer.py)."""
+        for backend in self.pci:
+            mark_step(backend.control, index, command)
 
     # -- the console (umlharness/shell.py) ----------------------------------------------
 
@@ -364,6 +393,10 @@ class Instance:
         """Power the guest off; kill it if it does not go in `timeout` seconds."""
         if self._closed:
             return
+        gathering = coverage.gathering(self.request.kernel.key)
+        if gathering is not None and self.alive:
+            # Before the drivers are unbound: counts of unloaded modules stay anyway.
+            gathering.collect(self, f"{self.umid}-{os.getpid()}")
         commands = dict.fromkeys(c for a in self.attachments for c in a.before_poweroff())
         for command in commands:
             if self.alive:
@@ -480,6 +513,18 @@ class Instance:
 
     def dmesg(self) -> str:
         return self.check("dmesg")
+
+    def inject_faults(
+        self,
+        module: str,
+        kind: str = "slab",
+        *,
+        times: int = 1,
+        probability: int = 100,
+        interval: int = 1,
+    ) -> GuestFaults:
+        """Allocation failures aimed at `module` for a `with` block (umlharness/guest_faults.py)."""
+        return GuestFaults(self, module, kind, times, probability, interval)
 
     def interrupts(self) -> list[InterruptCount]:
         return parse_interrupts(self.check("cat /proc/interrupts"))

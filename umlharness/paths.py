@@ -42,6 +42,11 @@ def include_dir() -> Path:
     return Path(__file__).resolve().parent / "include"
 
 
+def kmod_dir() -> Path:
+    """The harness's own modules (uh_core), built with every driver, installed with the package."""
+    return Path(__file__).resolve().parent / "kmod"
+
+
 def userspace_dir() -> Path:
     """Guest programs: one directory of C sources each, built static into /usr/bin."""
     return PROJECT_ROOT / "userspace"

@@ -29,12 +29,15 @@ from typing import Any
 import pytest
 
 from simulators.devices import Device, devices, use_project
+from simulators.errors import SimulatorError
 from simulators.handle import open_model
+from simulators.net.nic import Nic
 from umlharness_shared import registry
 from umlharness_shared.project import Project, add_model_paths
 
-from . import paths, series, validate
+from . import coverage, paths, series, validate
 from .artifacts import ArtifactRequest, Artifacts, prepare
+from .drivers import BuiltDrivers
 from .errors import BuildFailed, GuestCrashed, HarnessError, ToolMissing
 from .instance import DEFAULT_MEM, BootRequest, Instance
 from .iomem import IomemSpec
@@ -84,6 +87,12 @@ OPTIONS = (
     Option("timeout", "seconds a boot, and each command by default, may take", "60"),
     Option("keep", "keep console logs, dmesg and iomem snapshots of passing tests too", flag=True),
     Option("kasan", "use the KASAN kernel variant (built on first use)", flag=True),
+    Option(
+        "cov",
+        "driver coverage: the cov kernel variant, drivers built with gcov, a report in "
+        "uml-coverage/ (lcov and HTML) and a summary at the end",
+        flag=True,
+    ),
     Option("strict", "fail tests whose driver accesses bytes outside the register map", flag=True),
 )
 #: Options whose project file key is not their name.
@@ -169,6 +178,11 @@ class UmlSettings:
     keep: bool
     kasan: bool
     strict: bool = False
+    cov: bool = False
+
+    @property
+    def variant(self) -> str:
+        return "kasan" if self.kasan else "cov" if self.cov else "default"
 
     @classmethod
     def from_config(cls, config: pytest.Config, project: Project | None = None) -> UmlSettings:
@@ -188,7 +202,17 @@ class UmlSettings:
             keep=bool(option_value(config, "keep", project)),
             kasan=bool(option_value(config, "kasan", project)),
             strict=bool(option_value(config, "strict", project)),
+            cov=_checked_cov(config, project),
         )
+
+
+def _checked_cov(config: pytest.Config, project: Project) -> bool:
+    cov = bool(option_value(config, "cov", project))
+    if cov and option_value(config, "kasan", project):
+        raise HarnessError(
+            f"{_named('cov')} and {_named('kasan')} need kernels of their own: choose one"
+        )
+    return cov
 
 
 def _path_list(config: pytest.Config, name: str, project: Project) -> tuple[Path, ...]:
@@ -245,23 +269,78 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def uml_artifacts(uml_settings: UmlSettings, uml_kernel: str) -> Artifacts:
+def uml_artifacts(
+    uml_settings: UmlSettings, uml_kernel: str, pytestconfig: pytest.Config
+) -> Artifacts:
     """Kernel, drivers and rootfs for the session: from the cache, or built (minutes)."""
     # Instances a killed earlier run left behind are reaped before anything boots.
     registry.instances(reap_stale=True)
+    artifacts = artifacts_for(pytestconfig, uml_kernel, uml_settings.variant)
+    if uml_settings.cov:
+        coverage.gather(
+            artifacts.kernel.key,
+            coverage.Coverage(
+                _traces(pytestconfig),
+                artifacts.drivers,
+                uml_settings.drivers,
+            ),
+        )
+    return artifacts
+
+
+def session_kernels(config: pytest.Config) -> tuple[str, ...]:
+    """The kernel series the session runs (--uml-kernel)."""
+    return config.stash[_SETTINGS].kernels
+
+
+def artifacts_for(config: pytest.Config, kernel: str, variant: str) -> Artifacts:
+    """The session's drivers built against kernel series `kernel`'s `variant`;
+    skips the test when a tool or the kernel source is missing."""
+    settings = config.stash[_SETTINGS]
     request = ArtifactRequest(
         kernel=KernelRequest(
-            source=uml_settings.source,
-            series=uml_kernel,
-            variant="kasan" if uml_settings.kasan else "default",
-            user_fragments=uml_settings.kernel_config,
+            source=settings.source,
+            series=kernel,
+            variant=variant,
+            user_fragments=settings.kernel_config,
         ),
-        drivers_dirs=uml_settings.drivers,
+        drivers_dirs=settings.drivers,
     )
     try:
         return prepare(request, LineReporter())
     except ToolMissing as missing:  # a missing package or kernel source (NoKernelSource)
         pytest.skip(f"umlharness: {missing}")
+
+
+def _traces(config: pytest.Config) -> Path:
+    """Where the session's guests leave their coverage tracefiles (all xdist workers)."""
+    return Path(config.rootpath) / coverage.REPORT_DIR / "traces"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if config.stash[_SETTINGS].cov and not hasattr(config, "workerinput"):
+        traces = _traces(config)
+        if traces.is_symlink():
+            raise pytest.UsageError(f"umlharness: {traces} is a symlink; not writing there")
+        for tracefile in traces.glob("*.json"):  # the last session's: this one reports its own
+            tracefile.unlink()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    settings = config.stash.get(_SETTINGS, None)
+    if settings is None or not settings.cov or hasattr(config, "workerinput"):
+        return
+    output = Path(config.rootpath) / coverage.REPORT_DIR
+    report = coverage.Coverage(_traces(config), BuiltDrivers(()), settings.drivers)
+    terminalreporter.section("umlharness: driver coverage")
+    try:
+        terminalreporter.write(report.report(output))
+    except HarnessError as error:
+        terminalreporter.write_line(f"umlharness: no coverage report: {error}", red=True)
+        return
+    terminalreporter.write_line(f"lcov: {output / 'coverage.info'}")
+    terminalreporter.write_line(f"HTML: {output / 'html' / 'index.html'}")
 
 
 @dataclass
@@ -357,6 +436,30 @@ def _strict_pci(spec: str | PciSpec) -> str:
 
 
 _STRICT = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+def nic(uml: Instance, request: pytest.FixtureRequest) -> Iterator[Nic]:
+    """The `uml` guest's network card as scapy packets (send, expect, capture; see
+    simulators/net/nic.py): its first registered network device, e.g. with
+    @pytest.mark.uml(pci=["rtl8111,host=192.0.2.1/24"])."""
+    strict = request.node.stash.get(_STRICT, False)
+    tried = []
+    for device in devices().values():
+        if not device.network:
+            continue
+        try:
+            handle = open_model(device, umid=uml.umid, strict=strict)
+        except SimulatorError:
+            tried.append(device.name)
+            continue
+        with handle, handle.explain():
+            yield Nic(handle.model)
+        return
+    raise pytest.UsageError(
+        f"the guest has no network device ({', '.join(tried) or 'none registered'}): "
+        'give it one, e.g. @pytest.mark.uml(pci=["rtl8111"])'
+    )
 
 
 def _model_fixture(device: Device[Any]) -> Any:

@@ -41,6 +41,8 @@ GUEST_DIRS = (
 #: Free space left in the image for what tests write.
 SLACK_BYTES = 48 << 20
 RECIPE_VERSION = "3"
+#: gcc's flags for the guest programs.
+GUEST_CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-Werror")
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,9 @@ def build_rootfs(
     """The rootfs image: busybox, the overlay and the guest programs.
 
     Each directory `userspace/NAME/` holds the C sources of one guest program
-    (the software stack's stand-in), built static as /usr/bin/NAME.
+    (the software stack's stand-in), built static as /usr/bin/NAME;
+    `userspace/include/` the headers they share. The key covers the whole
+    userspace tree, headers included.
     """
     overlay = overlay or paths.rootfs_overlay_dir()
     userspace = userspace or paths.userspace_dir()
@@ -127,7 +131,25 @@ def lay_out_tree(root: Path, busybox: Path, overlay: Path) -> None:
 
 
 def program_dirs(userspace: Path) -> list[Path]:
+    """The program directories: those holding C sources (not include/, headers only)."""
     return sorted(p for p in userspace.iterdir() if p.is_dir() and any(p.glob("*.c")))
+
+
+def program_command(userspace: Path, program: Path, target: Path) -> list[str]:
+    """The gcc command that builds the program directory `program` into `target`.
+
+    Static, and warnings fail the build; `userspace/include/` holds the headers
+    the programs share (`#include "uh_crc32.h"`).
+    """
+    return [
+        "gcc",
+        *GUEST_CFLAGS,
+        "-I",
+        str(userspace / "include"),
+        "-o",
+        str(target),
+        *map(str, sorted(program.glob("*.c"))),
+    ]
 
 
 def build_programs(userspace: Path, bindir: Path, log: Path) -> list[Path]:
@@ -138,17 +160,7 @@ def build_programs(userspace: Path, bindir: Path, log: Path) -> list[Path]:
     for program in program_dirs(userspace):
         target = bindir / program.name
         run_logged(
-            [
-                "gcc",
-                "-static",
-                "-O2",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-o",
-                str(target),
-                *map(str, sorted(program.glob("*.c"))),
-            ],
+            program_command(userspace, program, target),
             log,
             what=f"building guest program {program.name}",
         )

@@ -46,6 +46,7 @@
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <os.h>
 
 #include <uh_iomem.h>
 #include <uh_compat.h>

@@ -486,7 +486,7 @@ static int pcitest_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		return ret;
 
-	/* No INTx: UML's virt-pci cannot deliver it. */
+	/* No INTx: UML's virt-pci (6.1, 6.12) cannot deliver it. */
 	pt->nvec = pci_alloc_irq_vectors(pdev, 1, PT_VECTORS,
 					 PCI_IRQ_MSIX | PCI_IRQ_MSI);
 	if (pt->nvec < 0)

@@ -22,7 +22,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from ..cli_options import instance_options
+from ..cli_options import instance_options, seconds_option
 from ..errors import SimulatorError
 from . import icd
 from .device import MAX_FPGAS, open_fpga
@@ -161,13 +161,7 @@ def stream(
 
 @fpga.command()
 @device_options
-@click.option(
-    "--duration",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Stop after this long (default: until interrupted).",
-)
+@seconds_option("--duration", "Stop after this long (default: until interrupted).")
 def serve(
     index: int, umid: str | None, iomem: Path | None, irq: Path | None, duration: float | None
 ) -> None:
@@ -184,13 +178,7 @@ def serve(
 @device_options
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--wait", is_flag=True, help="Wait until the driver has consumed the ring.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
-    show_default=True,
-    metavar="SECONDS",
-)
+@seconds_option("--timeout", "How long --wait waits.", 10.0)
 def inject(
     index: int,
     umid: str | None,

@@ -20,6 +20,7 @@ import functools
 import os
 import socket
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,7 @@ from .bars import RegisterBar
 from .function import PciFunction
 from .guest_memory import GuestMemory
 from .pcidev import Op
-from .trace import TraceWriter
+from .trace import DMA_READ, TraceWriter
 from .vhost_user import (
     FEATURES,
     KICK_ACK,
@@ -67,6 +68,11 @@ Log = Callable[[str], None]
 MAX_UNMAPPED_REPORTS = 20
 
 
+def _shut(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RDWR)
+
+
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -97,6 +103,7 @@ class Backend(Closing):
         self.spin = spin
         self.queues = [SplitVirtqueue(pcidev.CMD_QUEUE), SplitVirtqueue(pcidev.IRQ_QUEUE)]
         self.accesses = 0
+        self.unplugged = False
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         self._listener.bind(str(path))
         self._listener.listen(1)
@@ -105,6 +112,8 @@ class Backend(Closing):
         self._memory: GuestMemory | None = None
         self._pending_irqs: collections.deque[bytes] = collections.deque()
         self._unreclaimed = 0
+        #: Calls not written because the slave channel was full (see _call).
+        self.calls_coalesced = 0
         self._features = 0
         self._protocol_features = 0
         function.send_irq = self._send_irq
@@ -249,10 +258,17 @@ class Backend(Closing):
         if self._slave_fd is not None:
             os.close(self._slave_fd)
         self._slave_fd = fds[0]
+        # A call written while UML is not reading (it may be waiting for an
+        # access this process answers) must not block: see _call.
+        os.set_blocking(self._slave_fd, False)
 
     def _set_memory(self, message: Message) -> None:
         regions = decode_mem_table(message.payload)
         memory = GuestMemory(regions, message.fds)
+        trace = self.trace
+        if trace is not None:
+            memory.on_write = lambda addr, data: trace.dma(addr, data, self.accesses)
+            memory.on_read = lambda addr, data: trace.dma(addr, data, self.accesses, DMA_READ)
         with self.function.lock:
             for queue in self.queues:
                 queue.detach()
@@ -336,7 +352,9 @@ class Backend(Closing):
             return chain.reply(b"\xff" * chain.in_size)
         if self.trace is not None:
             data = reply if command.op in (Op.MMIO_READ, Op.CFG_READ) else command.data
-            self.trace.record(command.op.name, command.bar, command.addr, command.size, data)
+            self.trace.record(
+                command.op.name, command.bar, command.addr, command.size, data, self.accesses
+            )
         return chain.reply(reply) if reply else 0
 
     def _dispatch(self, command: pcidev.Command) -> bytes:
@@ -355,10 +373,30 @@ class Backend(Closing):
             raise ProtocolError(f"unexpected {op.name} on the command queue")
         return b""
 
+    def unplug(self) -> None:
+        """Pull the device out: the connection to UML closes, which removes the
+        device from the guest (its driver's remove runs) and ends `serve`."""
+        self.log("unplugged: closing the connection to UML")
+        self.unplugged = True
+        conn = self._conn
+        if conn is not None:
+            # A moment later: the caller (a control client) gets its answer first,
+            # before the backend, done serving, exits.
+            closing = threading.Timer(0.05, _shut, (conn,))
+            closing.daemon = True
+            closing.start()
+
+    def step(self, index: int, command: str) -> None:
+        """The guest starts command `index` of a workload (control.mark_step)."""
+        with self.function.lock:
+            if self.trace is not None:
+                self.trace.step(index, command)
+            self.function.step(index)
+
     def _send_irq(self, message: bytes) -> None:
         """The function's interrupt sender: now, or when UML next lends a buffer."""
         if self.trace is not None:
-            self.trace.interrupt(message)
+            self.trace.interrupt(message, self.accesses)
         if self._pending_irqs or not self._deliver_irq(message):
             self._pending_irqs.append(message)
 
@@ -379,6 +417,10 @@ class Backend(Closing):
             return
         try:
             os.write(self._slave_fd, vring_call(index))
+        except BlockingIOError:
+            # The channel is full of calls UML has yet to read; the first of them
+            # makes it look at the whole queue, this buffer included.
+            self.calls_coalesced += 1
         except OSError as error:
             self.log(f"slave channel: {error.strerror}")
 

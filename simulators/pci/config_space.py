@@ -217,7 +217,7 @@ class ConfigSpace:
         regs.write("ClassCode", (ident.class_code >> 16) & 0xFF)
         regs.write("SubsystemVendorID", ident.subsystem_vendor)
         regs.write("SubsystemID", ident.subsystem)
-        # No INTx: 6.1's virt-pci cannot deliver it (request_irq gets -ENOSYS).
+        # No INTx: virt-pci (6.1, 6.12) cannot deliver it (request_irq gets -ENOSYS).
         regs.write("InterruptPin", 0)
         self._writable("Command", int(Command.MEMORY | Command.MASTER | Command.INTX_DISABLE))
         self._writable("CacheLineSize", 0xFF)

@@ -10,7 +10,7 @@ long command (a slow link flap) does not hold up another.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,29 @@ from ..errors import SimulatorError
 #: Keeps other local users' processes from driving the model; the socket's
 #: directory is private already, this also rejects a stray connection.
 AUTHKEY = b"umlharness-pci-control"
+#: How long a call waits for the model's answer: longer than any model call
+#: takes (a slow link flap), short enough that a wedged backend fails the run.
+CALL_TIMEOUT = 300.0
+
+
+#: What a client asks of the backend itself, not of the model (names no model has).
+STEP = "@step"
+UNPLUG = "@unplug"
 
 
 class ControlServer(Closing):
-    """Serves calls on `target()` at `path` from a daemon thread."""
+    """Serves calls on `target()` at `path` from a daemon thread; `own` answers the
+    requests for the backend itself (STEP)."""
 
-    def __init__(self, path: Path, target: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        target: Callable[[], Any],
+        own: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> None:
         self.path = path
         self._target = target
+        self._own = dict(own or {})
         self._listener = Listener(str(path), family="AF_UNIX", authkey=AUTHKEY)
         self._thread = threading.Thread(target=self._accept_loop, name="control", daemon=True)
         self._thread.start()
@@ -51,11 +66,14 @@ class ControlServer(Closing):
                 except (EOFError, OSError):
                     return
                 try:
-                    result = resolve(self._target(), path)(*args, **kwargs)
+                    call = self._own.get(path) or resolve(self._target(), path)
+                    answer = ("ok", call(*args, **kwargs))
                 except Exception as error:  # sent back, raised again in the client
-                    conn.send(("error", error))
-                else:
-                    conn.send(("ok", result))
+                    answer = ("error", error)
+                try:
+                    conn.send(answer)
+                except OSError:
+                    return  # a client that stopped waiting (RemoteModel's timeout)
 
     def close(self) -> None:
         self._listener.close()
@@ -78,9 +96,10 @@ def resolve(target: Any, path: str) -> Callable[..., Any]:
 class RemoteModel(Closing):
     """A model in a backend process, called as if it were here: `remote.link_up(1000)`."""
 
-    def __init__(self, path: Path, prefix: str = "") -> None:
+    def __init__(self, path: Path, prefix: str = "", timeout: float = CALL_TIMEOUT) -> None:
         self._path = path
         self._prefix = prefix
+        self._timeout = timeout
         self._conn: Connection | None = None
 
     def _connection(self) -> Connection:
@@ -97,6 +116,12 @@ class RemoteModel(Closing):
         conn = self._connection()
         try:
             conn.send((path, args, kwargs))
+            if not conn.poll(self._timeout):
+                self.close()  # its answer, if it ever comes, is no one's
+                raise SimulatorError(
+                    f"the PCI backend at {self._path} did not answer {path}() within "
+                    f"{self._timeout:g}s (its log is beside the socket)"
+                )
             status, value = conn.recv()
         except (EOFError, OSError):
             raise SimulatorError(f"the PCI backend at {self._path} went away") from None
@@ -114,6 +139,19 @@ class RemoteModel(Closing):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def mark_step(control: Path, index: int, command: str) -> None:
+    """Tell the backend at `control` that the guest starts command `index` of a
+    workload: its trace records it, a replay makes what the device did before it."""
+    with RemoteModel(control) as backend:
+        backend.call(STEP, index, command)
+
+
+def unplug(control: Path) -> None:
+    """Pull the device of the backend at `control` out of its guest (surprise removal)."""
+    with RemoteModel(control) as backend:
+        backend.call(UNPLUG)
 
 
 class _RemoteAttribute:

@@ -8,11 +8,12 @@ the driver's accesses, one at a time and in order, holding `lock`;
 anything else that touches the model (a control command from `sim`, say)
 takes the same lock.
 
-Interrupts are MSI or MSI-X: 6.1's virt-pci cannot deliver INTx. A model
-whose interrupt is a level (status & mask, as most NICs) sets `interrupt`
-to its `LevelInterrupt` (simulators/irq.py) over an `MsiInterrupt`: one
-MSI goes out on each rising edge, as the chip's MSI logic does, re-checked
-after every access the driver makes and whenever the model calls
+Interrupts are MSI or MSI-X: virt-pci does not deliver INTx (6.1 and 6.12
+alike, tests/integration/test_pci_intx.py). A model whose interrupt is a
+level (status & mask, as most NICs) sets `interrupt` to its
+`LevelInterrupt` (simulators/irq.py) over an `MsiInterrupt`: one MSI goes
+out on each rising edge, as the chip's MSI logic does, re-checked after
+every access the driver makes and whenever the model calls
 `update_interrupt()`.
 """
 
@@ -70,7 +71,7 @@ class PciFunction:
         if not msi and not msix_vectors:
             raise SimulatorError(
                 f"{type(self).__name__}: a model needs MSI or MSI-X; INTx does not work "
-                "over UML's virt-pci in 6.1 (request_irq fails with -ENOSYS)"
+                "over UML's virt-pci in 6.1 or 6.12 (request_irq fails with -ENOSYS)"
             )
         self.lock = lock or threading.RLock()
         #: Notified after each access of the driver (holding `lock`).
@@ -148,6 +149,9 @@ class PciFunction:
     def options(self) -> dict[str, str]:
         """The options the model was made with, as `--pci NAME,key=value` would give them."""
         return {}
+
+    def step(self, index: int) -> None:
+        """The guest starts command `index` of a workload (a replay acts on it)."""
 
     # --- for the backend ------------------------------------------------------
 

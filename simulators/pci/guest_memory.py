@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,9 @@ class GuestMemory(Closing):
                 os.close(fd)
             raise SimulatorError(f"SET_MEM_TABLE: {len(regions)} regions but {len(fds)} fds")
         self._mapped: list[_Mapped] = []
+        #: Told of each `write` and `read` (a trace records them); views are not seen.
+        self.on_write: Callable[[int, bytes], None] | None = None
+        self.on_read: Callable[[int, bytes], None] | None = None
         # The common case, one region: its bounds and view, for a quick lookup.
         self._first: tuple[int, int, memoryview] | None = None
         try:
@@ -91,10 +95,15 @@ class GuestMemory(Closing):
         return np.frombuffer(self.slice(addr, length), dtype=np.uint8)
 
     def read(self, addr: int, length: int) -> bytes:
-        return bytes(self.slice(addr, length))
+        data = bytes(self.slice(addr, length))
+        if self.on_read is not None:
+            self.on_read(addr, data)
+        return data
 
     def write(self, addr: int, data: bytes) -> None:
         self.slice(addr, len(data))[:] = data
+        if self.on_write is not None:
+            self.on_write(addr, data)
 
     def close(self) -> None:
         self._first = None

@@ -31,10 +31,14 @@ def backend_options(options: dict[str, str]) -> tuple[dict[str, str], bool]:
     return own, strict in ("1", "yes", "on", "true")
 
 
+#: Served by the backend itself: a trace played back to the driver (replay.py).
+BUILT_IN = {"replay": "simulators.pci.replay:ReplayFunction"}
+
+
 def registered() -> dict[str, str]:
     """Model name -> "module:Class" of every registered device PCI can serve
-    (simulators.devices); each is imported only when it is used."""
-    return {d.name: d.pci_function for d in devices().values() if d.pci_function}
+    (simulators.devices) and the built-in replay; each is imported only when used."""
+    return BUILT_IN | {d.name: d.pci_function for d in devices().values() if d.pci_function}
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:

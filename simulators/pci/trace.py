@@ -1,19 +1,27 @@
 """Recording every config/MMIO access and interrupt of a device, and showing it decoded.
 
 A trace is JSON lines: first a header naming the model and its options (so
-that `decode` can rebuild its register maps), then one event per access,
-with nanoseconds since the trace began:
+that `decode` can rebuild its register maps) and when it began (the host's
+monotonic clock), then one event per access, interrupt and DMA write, with
+nanoseconds since the trace began and `n`, how many accesses the driver
+had made by then:
 
-    {"trace": 1, "model": "rtl8111", "options": {}, "slot": "pci0"}
-    {"t": 1234, "op": "MMIO_READ", "bar": 2, "addr": 62, "size": 2, "data": "2000"}
-    {"t": 1290, "op": "MSI", "data": "0c000000"}
+    {"trace": 1, "model": "rtl8111", "options": {}, "slot": "pci0", "monotonic_ns": 5}
+    {"t": 1234, "n": 7, "op": "MMIO_READ", "bar": 2, "addr": 62, "size": 2, "data": "2000"}
+    {"t": 1290, "n": 7, "op": "MSI", "data": "0c000000", "message": "..."}
+    {"t": 1400, "n": 9, "op": "DMA_WRITE", "addr": 4096, "size": 64, "data": "..."}
 
-`data` is the bytes as the bus carried them (little-endian), in hex.
+(DMA_READ likewise: what the device read of the driver's memory.)
+
+`data` is the bytes as the bus carried them (little-endian), in hex; an
+MSI's `message` is the whole virtio_pcidev message, for replay
+(simulators/pci/replay.py), which answers the driver from a trace.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,8 +35,12 @@ from .function import PciFunction
 from .models import registered
 from .pcidev import Op
 
-#: What a trace records: virtio_pcidev operations (MSI messages among them).
-OPS = frozenset(Op.__members__)
+#: What a trace records: virtio_pcidev operations (MSI messages among them), the
+#: device's writes to guest memory, and the steps of a workload (umlharness/fuzz.py).
+DMA_WRITE = "DMA_WRITE"
+DMA_READ = "DMA_READ"
+STEP = "STEP"
+OPS = frozenset([*Op.__members__, DMA_WRITE, DMA_READ, STEP])
 
 VERSION = 1
 
@@ -37,31 +49,45 @@ class TraceWriter(Closing):
     def __init__(self, path: Path, model: str, options: dict[str, str], slot: str) -> None:
         self.path = path
         self._file: IO[str] = path.open("w", buffering=1 << 16)
+        # Model threads (DMA, interrupts) write beside the thread serving accesses.
+        self._lock = threading.Lock()
         self._start = time.monotonic_ns()
-        header = {"trace": VERSION, "model": model, "options": options, "slot": slot}
+        header = {
+            "trace": VERSION,
+            "model": model,
+            "options": options,
+            "slot": slot,
+            "monotonic_ns": self._start,
+        }
         self._file.write(json.dumps(header) + "\n")
 
-    def record(self, op: str, bar: int, addr: int, size: int, data: bytes) -> None:
-        event = {
-            "t": time.monotonic_ns() - self._start,
-            "op": op,
-            "bar": bar,
-            "addr": addr,
-            "size": size,
-            "data": data.hex(),
-        }
-        self._file.write(json.dumps(event) + "\n")
+    def record(self, op: str, bar: int, addr: int, size: int, data: bytes, n: int = 0) -> None:
+        self._write({"op": op, "bar": bar, "addr": addr, "size": size, "data": data.hex()}, n)
 
-    def interrupt(self, message: bytes) -> None:
-        event = {"t": time.monotonic_ns() - self._start, "op": "MSI", "data": message[16:].hex()}
-        self._file.write(json.dumps(event) + "\n")
+    def interrupt(self, message: bytes, n: int = 0) -> None:
+        self._write({"op": "MSI", "data": message[16:].hex(), "message": message.hex()}, n)
+
+    def step(self, index: int, command: str) -> None:
+        line = json.dumps(step_event(time.monotonic_ns() - self._start, index, command)) + "\n"
+        with self._lock:
+            self._file.write(line)
+
+    def dma(self, addr: int, data: bytes, n: int = 0, op: str = DMA_WRITE) -> None:
+        self._write({"op": op, "addr": addr, "size": len(data), "data": data.hex()}, n)
+
+    def _write(self, event: dict[str, Any], n: int) -> None:
+        line = json.dumps({"t": time.monotonic_ns() - self._start, "n": n, **event}) + "\n"
+        with self._lock:
+            self._file.write(line)
 
     def flush(self) -> None:
-        self._file.flush()
+        with self._lock:
+            self._file.flush()
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        with self._lock:
+            if not self._file.closed:
+                self._file.close()
 
 
 @dataclass(frozen=True)
@@ -72,6 +98,10 @@ class TraceEvent:
     addr: int
     size: int
     data: bytes
+    #: Accesses the driver had made when it happened (0 in traces older than `n`).
+    n: int = 0
+    #: An MSI's whole message; a STEP's command (UTF-8).
+    extra: bytes = b""
 
 
 def read_trace(path: Path) -> tuple[dict[str, Any], Iterator[TraceEvent]]:
@@ -107,6 +137,8 @@ def read_trace(path: Path) -> tuple[dict[str, Any], Iterator[TraceEvent]]:
                         int(raw.get("addr", 0)),
                         int(raw.get("size", 0)),
                         bytes.fromhex(raw.get("data", "")),
+                        int(raw.get("n", 0)),
+                        _extra(raw),
                     )
                 except (ValueError, KeyError, TypeError):
                     # A backend killed mid-write leaves a partial last line; a
@@ -116,12 +148,28 @@ def read_trace(path: Path) -> tuple[dict[str, Any], Iterator[TraceEvent]]:
     return header, events()
 
 
+def _extra(raw: dict[str, Any]) -> bytes:
+    if raw["op"] == STEP:
+        return str(raw["command"]).encode()
+    return bytes.fromhex(raw.get("message", ""))
+
+
+def step_event(t_ns: int, index: int, command: str) -> dict[str, Any]:
+    """A workload step as a trace line: the guest starts running `command`."""
+    return {"t": t_ns, "op": STEP, "addr": index, "command": command}
+
+
 def decode(function: PciFunction, event: TraceEvent) -> str:
     """One event as a line: time, access, register names, value and set bit fields."""
     stamp = f"{event.t_ns / 1e9:12.6f}"
     value: int | None
     if event.op == "MSI":
         return f"{stamp}  MSI            data {int.from_bytes(event.data, 'little'):#x}"
+    if event.op == STEP:
+        return f"{stamp}  STEP {event.addr:<6}    $ {event.extra.decode(errors='replace')}"
+    if event.op in (DMA_WRITE, DMA_READ):
+        head = event.data[:16].hex() + ("…" if event.size > 16 else "")
+        return f"{stamp}  {event.op:<11} {event.addr:#x} x{event.size} <- {head}"
     if event.size <= 8:
         value = int.from_bytes(event.data, "little")
         shown = f"{value:#0{2 * event.size + 2}x}"

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..devices import Device
+from .regs import PCITEST
 
 DEVICE: Device[Any] = Device(
     name="pcitest",
+    layout=PCITEST,
     pci_function="simulators.pcitest.model:PciTest",
     fixture=False,
 )

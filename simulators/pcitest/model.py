@@ -133,7 +133,7 @@ class PciTest(PciFunction):
                 self.last_dma = memory.read(addr, length)
             else:
                 written = pattern(length, regs.read("DMA_SEED"))
-                memory.array(addr, length)[:] = written
+                memory.write(addr, written.tobytes())
                 self.last_dma = written.tobytes()
             regs.write("DMA_CRC", zlib.crc32(self.last_dma))
         except SimulatorError:

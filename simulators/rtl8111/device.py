@@ -14,4 +14,5 @@ DEVICE: Device[Rtl8111] = Device(
     region="mock",  # uh_rtl8111's MODULE_ALIAS("iomem:mock")
     pci_function="simulators.rtl8111.pci:Rtl8111Pci",  # for the kernel's r8169
     commands="simulators.rtl8111.cli:COMMANDS",
+    network=True,  # over PCI: r8169's data path (datapath.py)
 )

@@ -33,21 +33,28 @@ the driver's accesses over PCI; `simulators/regfile.py`):
 - ChipCmd's reset bit clears itself; the indirect-access registers (PHYAR,
   EPHYAR, CSIAR, ERIAR, OCPAR) complete at once, as their flag bit says;
 - the PHY (`phy.py`) answers over PHYAR, its link taken from PHYstatus;
-- transmit: a TxPoll doorbell hands every descriptor the driver owns back
-  to it by DMA, with TxOK, and keeps the frames (`transmitted()`);
+- the data path (`datapath.py`): a TxPoll doorbell sends every frame the
+  driver handed over, with TxOK; a frame from the host side goes by DMA into
+  the buffers the driver posted, with RxOK (RxOverflow when none is posted);
 - a counter dump (CounterAddrLow.CounterDump) writes the tally by DMA.
+
+The host end of the cable (`simulators/net/host.py`, `self.host`) keeps
+what the guest sends, sends to the guest, captures, and with a responder
+answers ARP and ping.
 """
 
 from __future__ import annotations
 
 import collections
-import struct
 import time
 from dataclasses import dataclass
 
 from ..device import DeviceModel
 from ..errors import SimulatorError
 from ..irq import InterruptRegisters
+from ..net.host import HostEnd
+from ..net.responder import Responder
+from .datapath import DataPath
 from .phy import Phy
 from .regs import MAC_REGISTERS, SPEED_BITS, ChipCmd, Intr, PhyStatus
 
@@ -60,15 +67,9 @@ _UP_1000_FULL = PhyStatus.LinkStatus | PhyStatus._1000bpsF | PhyStatus.FullDup
 XID = 0x3C0
 XID_MASK = 0xFCF << 20
 FLAG = 1 << 31  # the indirect-access registers' "busy/done" bit
-TX_DESC = struct.Struct("<IIQ")  # opts1, opts2, buffer address
-DESC_OWN = 1 << 31
-RING_END = 1 << 30
-TX_LEN_MASK = 0xFFFF
-TX_RING_MAX = 1024
 TXPOLL_NPQ = 0x40
 COUNTER_DUMP = 0x8
 COUNTER_RESET = 0x1
-COUNTERS_SIZE = 64  # struct rtl8169_counters
 KEPT_FRAMES = 64
 
 
@@ -109,8 +110,9 @@ class Rtl8111(DeviceModel):
         self.eri: dict[int, int] = {}
         self.ocp: dict[int, int] = {}
         self.frames: collections.deque[bytes] = collections.deque(maxlen=KEPT_FRAMES)
-        self.tx_packets = 0
-        self._tx_next = 0
+        self.datapath = DataPath(self.regs, self.require_dma, self.interrupt, self.mac)
+        self.host = HostEnd(self._to_driver)
+        self.datapath.port = self._from_driver
         self._hook()
 
     def power_on(self, mac: bytes = DEFAULT_MAC, link: bool = True) -> None:
@@ -212,6 +214,65 @@ class Rtl8111(DeviceModel):
         with self.regs.lock:
             return list(self.frames)
 
+    @property
+    def tx_packets(self) -> int:
+        return self.datapath.counters["tx_packets"]
+
+    def answer_as(self, interface: str | None) -> None:
+        """Answer ARP and ping on the link as host `interface` (192.0.2.1/24); None: stop."""
+        self.host.responder = Responder(interface) if interface else None
+
+    # --- the host end of the cable (simulators/net/host.py) -----------------------
+
+    def send(self, frame: bytes, *, pad: bool = True, fcs_ok: bool = True) -> bool:
+        """Put `frame` (bytes, without FCS) on the wire to the guest; whether the
+        driver's ring took it."""
+        return self.host.send(frame, pad=pad, fcs_ok=fcs_ok)
+
+    def send_burst(self, frames: list[bytes], *, pad: bool = True) -> int:
+        """Send `frames` back to back; how many the driver's ring took."""
+        return self.host.send_burst(frames, pad=pad)
+
+    def udp_sink(self, port: int, count: int, stream: int | None = None) -> None:
+        """Check the udpcheck frames the guest sends to UDP `port` (simulators/net/udpcheck.py)."""
+        self.host.udp_sink(port, count, stream)
+
+    def udp_sink_report(self, port: int) -> dict[str, object]:
+        return self.host.udp_sink_report(port)
+
+    def udp_source(
+        self, template: bytes, count: int, size: int, *, stream: int = 1, rate: float | None = None
+    ) -> dict[str, object]:
+        """Send `count` udpcheck frames to the guest (HostEnd.udp_source)."""
+        return self.host.udp_source(template, count, size, stream=stream, rate=rate)
+
+    def frames_seen(self) -> int:
+        """The number of the last frame the guest sent (0: none yet)."""
+        return self.host.frames_seen()
+
+    def frames_since(self, seen: int = 0) -> tuple[int, list[bytes]]:
+        """Frames the guest sent after number `seen`, and the last one's number."""
+        return self.host.frames_since(seen)
+
+    def capture_start(self, path: str) -> None:
+        self.host.capture_start(path)
+
+    def capture_stop(self) -> int:
+        return self.host.capture_stop()
+
+    def net_status(self) -> dict[str, object]:
+        """The host end's counters and the chip's tally."""
+        return {**self.host.status(), "tally": dict(self.datapath.counters)}
+
+    def _from_driver(self, frame: bytes) -> None:
+        self.frames.append(frame)
+        self.host.from_nic(frame)
+
+    def _to_driver(self, frame: bytes, fcs_ok: bool, flow_control: bool) -> bool:
+        if not self.link_state().up:
+            return False
+        return self.datapath.receive(frame, fcs_ok=fcs_ok, flow_control=flow_control)
+
     # --- interrupts -----------------------------------------------------------
 
     def software_interrupt(self) -> float:
@@ -266,7 +327,8 @@ class Rtl8111(DeviceModel):
         regs.on_write("TxConfig", lambda old, new, mask: (new & ~XID_MASK) | (old & XID_MASK))
         regs.on_write("ChipCmd", self._chip_cmd)
         regs.on_write("TxPoll", self._tx_poll)
-        regs.on_write("TxDescStartAddrLow", self._tx_ring_moved)
+        regs.on_write("TxDescStartAddrLow", lambda old, new, mask: self.datapath.tx_ring_moved())
+        regs.on_write("RxDescAddrLow", lambda old, new, mask: self.datapath.rx_ring_moved())
         regs.on_write("PHYAR", self._phyar)
         regs.on_write("EPHYAR", lambda old, new, mask: _indirect(new, self.ephy, 16, 0x1F))
         regs.on_write("CSIAR", lambda old, new, mask: self._indirect_pair(new, self.csi, "CSIDR"))
@@ -276,7 +338,7 @@ class Rtl8111(DeviceModel):
 
     def _chip_cmd(self, old: int, new: int, mask: int) -> int:
         if new & ChipCmd.CmdReset:
-            self._tx_next = 0
+            self.datapath.reset()
             return new & ~int(ChipCmd.CmdReset)  # reset completes at once
         return new
 
@@ -297,37 +359,17 @@ class Rtl8111(DeviceModel):
         data.set(store.get(address, 0))
         return command | FLAG
 
-    def _tx_ring_moved(self, old: int, new: int, mask: int) -> None:
-        self._tx_next = 0
-
     def _tx_poll(self, old: int, new: int, mask: int) -> int:
-        if new & TXPOLL_NPQ and self._transmit():
+        if new & TXPOLL_NPQ and self.datapath.transmit():
             self.regs.set_bits("IntrStatus", Intr.TxOK)
         return 0  # the doorbell reads back clear
-
-    def _transmit(self) -> bool:
-        """Send what the driver handed over; whether anything went."""
-        regs = self.regs
-        ring = regs.read("TxDescStartAddrLow") | regs.read("TxDescStartAddrHigh") << 32
-        dma = self.require_dma()
-        sent = False
-        for _ in range(TX_RING_MAX):
-            where = ring + TX_DESC.size * self._tx_next
-            opts1, opts2, addr = TX_DESC.unpack(dma.dma_read(where, TX_DESC.size))
-            if not opts1 & DESC_OWN:
-                break
-            self.frames.append(dma.dma_read(addr, opts1 & TX_LEN_MASK))
-            self.tx_packets += 1
-            dma.dma_write(where, TX_DESC.pack(opts1 & ~DESC_OWN, opts2, addr))
-            self._tx_next = 0 if opts1 & RING_END else self._tx_next + 1
-            sent = True
-        return sent
 
     def _counters(self, old: int, new: int, mask: int) -> int:
         if new & COUNTER_DUMP:
             addr = (new & ~0x3F) | self.regs.read("CounterAddrHigh") << 32
-            tally = struct.pack("<Q", self.tx_packets).ljust(COUNTERS_SIZE, b"\0")
-            self.require_dma().dma_write(addr, tally)
+            self.require_dma().dma_write(addr, self.datapath.tally())
+        if new & COUNTER_RESET:
+            self.datapath.reset_tally()
         return new & ~(COUNTER_DUMP | COUNTER_RESET)
 
 

@@ -28,14 +28,22 @@ BAR_SIZE = 0x1000
 
 
 class Rtl8111Pci(PciFunction):
-    """The PCI RTL8111. Options: `mac` (aa:bb:cc:dd:ee:ff), `link` (up or down at power-on).
+    """The PCI RTL8111. Options: `mac` (aa:bb:cc:dd:ee:ff), `link` (up or down at
+    power-on), `host` (192.0.2.1/24: a host on the link that answers ARP and ping),
+    `wire` (NAME: the link is wire NAME, shared with other NICs; simulators/net/wire.py).
 
     `nic` is the chip's model, what `sim` and tests call.
     """
 
     name = "rtl8111"
 
-    def __init__(self, mac: str | None = None, link: str = "up") -> None:
+    def __init__(
+        self,
+        mac: str | None = None,
+        link: str = "up",
+        host: str | None = None,
+        wire: str | None = None,
+    ) -> None:
         if link not in ("up", "down"):
             raise SimulatorError(f"rtl8111: link={link}: up or down")
         lock = threading.RLock()
@@ -53,10 +61,14 @@ class Rtl8111Pci(PciFunction):
             msi=True,
             lock=lock,
         )
-        self._options = {"link": link} | ({"mac": mac} if mac else {})
+        given = {"mac": mac, "host": host, "wire": wire}
+        self._options = {"link": link} | {k: v for k, v in given.items() if v}
         self.nic = Rtl8111(self.bar.regs, MsiInterrupt(self), dma=self)
         self.interrupt = self.nic.interrupt
         self.nic.power_on(_parse_mac(mac) if mac else DEFAULT_MAC, link == "up")
+        self.nic.answer_as(host)
+        if wire:
+            self.nic.host.join_wire(wire)
 
     @property
     def chip(self) -> Rtl8111:

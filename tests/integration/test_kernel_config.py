@@ -3,6 +3,8 @@ build, named with the fragment that set it."""
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import shutil
 import subprocess
@@ -12,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from umlharness import Artifacts, paths
+from umlharness.cache import CacheEntry
 from umlharness.errors import ConfigDropped, HarnessError
-from umlharness.kernel import KernelRequest, build_kernel
+from umlharness.kernel import KERNEL_ARTEFACTS, Kernel, KernelRequest, build_kernel
 
 pytestmark = pytest.mark.slow
 
@@ -65,22 +68,67 @@ def ccache_hits() -> int:
     return int(counts["direct_cache_hit"]) + int(counts["preprocessed_cache_hit"])
 
 
-@pytest.mark.skipif(shutil.which("ccache") is None, reason="ccache is not installed")
-@pytest.mark.uml(kernel="6.12")  # one kernel shows it; each rebuild costs a minute or two
-def test_a_rebuild_after_a_changed_fragment_comes_from_ccache(
+def compiled(kernel_log: Path) -> list[str]:
+    """The objects a kernel build compiled, from Kbuild's short log."""
+    return [
+        line.split()[-1] for line in kernel_log.read_text().splitlines() if line.startswith("  CC ")
+    ]
+
+
+@pytest.mark.uml(kernel="6.12")  # one kernel shows it; each build costs up to two minutes
+def test_a_changed_fragment_recompiles_only_what_it_touches(
     artifacts: Artifacts, uml_kernel: str, tmp_path: Path
 ) -> None:
-    # Fragments that change only the release string: new kernel entries, nearly
-    # all the same objects. The first may have to fill ccache (for a kernel built
-    # before ccache was installed).
+    # Fragments that change only the release string. The first may be a whole
+    # build (in a cache with no kernel recorded as a base); the second starts
+    # from the tree of the kernel whose fragments are nearest its own.
     built = []
     for name in ("first", "second"):
         fragment = tmp_path / f"{name}.config"
         fragment.write_text(f'CONFIG_LOCALVERSION="-{name}{uuid.uuid4().hex[:8]}"\n')
-        before = ccache_hits()
         built.append(build_kernel(KernelRequest(series=uml_kernel, user_fragments=(fragment,))))
-    assert "CC=ccache gcc" in built[-1].log.read_text()
-    assert ccache_hits() - before > 500  # of about 850 compiles
-    assert built[-1].key != artifacts.kernel.key
-    for kernel in built:
-        shutil.rmtree(kernel.path)  # 2 GB of tree each, which no other test needs
+    try:
+        meta = json.loads((built[1].path / "meta.json").read_text())
+        assert meta["built_from"] is not None
+        objects = compiled(built[1].log)
+        assert "init/version.o" in objects
+        assert len(objects) < 30, objects  # of about 850
+        assert built[1].release.startswith("6.12.") and "-second" in built[1].release
+        # The base's sources are shared with the new tree, its outputs are not, and
+        # the base is intact.
+        base = Kernel(built[1].path.parent / meta["built_from"])
+        for shared, name in ((True, "Makefile"), (False, "init/version.o")):
+            same = (built[1].tree / name).stat().st_ino == (base.tree / name).stat().st_ino
+            assert same is shared, name
+        assert (
+            CacheEntry(base.path.parent.parent, "kernels", base.key, KERNEL_ARTEFACTS).damage()
+            is None
+        )
+    finally:
+        for kernel in built:
+            shutil.rmtree(kernel.path)  # 2 GB of tree each, which no other test needs
+
+
+@pytest.mark.skipif(shutil.which("ccache") is None, reason="ccache is not installed")
+@pytest.mark.uml(kernel="6.12")
+def test_a_changed_patch_rebuilds_through_ccache(
+    artifacts: Artifacts, uml_kernel: str, tmp_path: Path
+) -> None:
+    # A patch set with one more patch (a comment in init/version.c): a fresh tree,
+    # whose compiles, but for that file's, come from ccache.
+    config_dir = tmp_path / "uml-config"
+    shutil.copytree(paths.config_dir(), config_dir)
+    original = (artifacts.kernel.tree / "init" / "version.c").read_text().splitlines(keepends=True)
+    changed = [f"/* patched by a test {uuid.uuid4()} */\n", *original]
+    (config_dir / "patches" / uml_kernel / "0099-a-comment.patch").write_text(
+        "".join(difflib.unified_diff(original, changed, "a/init/version.c", "b/init/version.c"))
+    )
+    before = ccache_hits()
+    kernel = build_kernel(KernelRequest(series=uml_kernel, config_dir=config_dir))
+    try:
+        assert "CC=ccache gcc" in kernel.log.read_text()
+        assert json.loads((kernel.path / "meta.json").read_text())["built_from"] is None
+        assert ccache_hits() - before > 500  # of about 850 compiles
+        assert kernel.key != artifacts.kernel.key
+    finally:
+        shutil.rmtree(kernel.path)

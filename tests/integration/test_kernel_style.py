@@ -20,8 +20,10 @@ SOURCES = sorted(
         *ROOT.glob("drivers/*/*.[ch]"),
         *ROOT.glob("drivers/include/*.h"),
         *ROOT.glob("umlharness/include/*.h"),
+        *ROOT.glob("umlharness/kmod/*/*.c"),
         *ROOT.glob("examples/*/drivers/*/*.[ch]"),
         *ROOT.glob("tests/crashers/*/*.c"),
+        *ROOT.glob("tests/drivers/*/*.c"),
     ]
 )
 HEADERS = [cheader.load(module) for module in cheader.PROJECT]

@@ -68,7 +68,7 @@ def test_the_cli_reads_the_project_file_from_any_subdirectory(repo: Path) -> Non
     inside = repo / "deep" / "inside"
     built = run(UMLHARNESS, "drivers", "build", cwd=inside)
     assert built.returncode == 0, built.stderr
-    assert [Path(line).name for line in built.stdout.split()] == ["uhn_main.ko"]
+    assert [Path(line).name for line in built.stdout.split()] == ["uh_core.ko", "uhn_main.ko"]
 
     booted = run(
         UMLHARNESS, "boot", "--pci", "nuwork:NuWork", "--trace", "access.trace",
@@ -87,10 +87,10 @@ def test_drivers_on_the_command_line_and_in_the_environment_win(repo: Path, tmp_
     write_driver(other, "uhn_other")
     by_option = run(UMLHARNESS, "drivers", "build", "--drivers", str(other), cwd=repo)
     assert by_option.returncode == 0, by_option.stderr
-    assert [Path(line).name for line in by_option.stdout.split()] == ["uhn_other.ko"]
+    assert [Path(line).name for line in by_option.stdout.split()] == ["uh_core.ko", "uhn_other.ko"]
     by_env = run(UMLHARNESS, "drivers", "build", cwd=repo, env={"UMLHARNESS_DRIVERS": str(other)})
     assert by_env.returncode == 0, by_env.stderr
-    assert [Path(line).name for line in by_env.stdout.split()] == ["uhn_other.ko"]
+    assert [Path(line).name for line in by_env.stdout.split()] == ["uh_core.ko", "uhn_other.ko"]
 
 
 def test_a_bad_project_file_is_one_line(repo: Path) -> None:

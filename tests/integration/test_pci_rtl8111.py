@@ -219,9 +219,11 @@ def test_boot_acceptance_from_the_command_line() -> None:
 
 def test_bad_pci_options_are_one_line_errors() -> None:
     for args, message in (
-        (["--pci", "nosuch"], "no PCI model 'nosuch'; models: pcitest, rtl8111"),
-        (["--pci", "rtl8111,speed=10"], "unknown option speed (options: mac, link)"),
+        (["--pci", "nosuch"], "no PCI model 'nosuch'; models: pcitest, replay, rtl8111"),
+        (["--pci", "rtl8111,speed=10"], "unknown option speed (options: mac, link, host, wire)"),
         (["--pci", "rtl8111,mac=zz"], "mac=zz: six hex bytes"),
+        (["--pci", "rtl8111,host=192.0.2.300/24"], "an IPv4 address with its prefix"),
+        (["--pci", "rtl8111,wire=a/b"], "wire=a/b: a wire's name is 1 to 32 letters"),
         (["--trace", "/nonexistent/trace"], "--trace records PCI accesses: add a --pci device"),
     ):
         done = subprocess.run(

@@ -109,7 +109,7 @@ def test_failure_keeps_artefacts_and_junit_xml(pytester: pytest.Pytester) -> Non
     assert len(artefacts) == 1
     names = {p.name for p in artefacts[0].iterdir()}
     assert {"console.log", "kernel.log", "dmesg.txt", "iomem-mock.bin"} <= names
-    assert "uh_rtl8111" in (artefacts[0] / "dmesg.txt").read_text()
+    assert "RTL8111 on iomem 'mock'" in (artefacts[0] / "dmesg.txt").read_text()
     assert str(artefacts[0]) in result.stdout.str()
     report = (pytester.path / "report.xml").read_text()
     assert 'failures="1"' in report and "uml_artefacts" in report
@@ -218,6 +218,21 @@ def test_kasan_catches_use_after_free(pytester: pytest.Pytester) -> None:
     assert "KASAN report" in output and "use-after-free" in output and "uh_kasan_uaf" in output
 
 
+def test_the_kasan_kernel_loads_a_module_where_an_unloaded_one_was(
+    pytester: pytest.Pytester,
+) -> None:
+    """6.12 reported a global-out-of-bounds in load_module on the second load
+    before uml-config/patches/6.12/0006 (found by fuzzing uh_thermo)."""
+    pytester.makepyfile(
+        """
+        def test_reload(uml):
+            for _ in range(3):
+                uml.check("modprobe hello && rmmod hello")
+        """
+    )
+    run(pytester, "--uml-kasan").assert_outcomes(passed=1)
+
+
 def test_a_crash_while_the_guest_powers_off_fails_the_test(pytester: pytest.Pytester) -> None:
     """The body passes; the driver's reboot notifier WARNs during teardown's poweroff."""
     pytester.makepyfile(
@@ -311,3 +326,27 @@ def test_strict_mode_fails_a_driver_access_outside_the_map(pytester: pytest.Pyte
     # The option turns it on for every test.
     result = run(pytester, "--uml-strict", "-k", "not_strict or registers_only")
     result.assert_outcomes(passed=1, failed=1)
+
+
+def test_uml_cov_reports_which_lines_of_the_driver_ran(pytester: pytest.Pytester) -> None:
+    """The cov kernel variant, uh_thermo built with gcov: a guest that loads and reads
+    it gives uh_thermo.c lines run, in the summary, the lcov file and the HTML."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.uml(iomem=["thermo"])
+        def test_reads_the_temperature(uml):
+            uml.run("cat /sys/devices/platform/uh_thermo/temp")
+        """
+    )
+    result = run(pytester, "--uml-cov", "--uml-kernel", "6.12", "-rA")
+    result.assert_outcomes(passed=1)
+    output = result.stdout.str()
+    assert "umlharness: driver coverage" in output
+    line = next(line for line in output.splitlines() if "uh_thermo.c" in line)
+    covered = int(line.split()[2])  # File, Lines, Exec, Cover, Missing
+    assert covered > 0, line
+    info = (pytester.path / "uml-coverage" / "coverage.info").read_text()
+    assert "uh_thermo.c" in info and "uh_core" not in info
+    assert (pytester.path / "uml-coverage" / "html" / "index.html").is_file()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 import zlib
 from pathlib import Path
 
 import pytest
+
+from tests.host_builds import build_on_host
 
 SOURCE = Path(__file__).resolve().parents[2] / "userspace" / "fpga_reader" / "fpga_reader.c"
 LENGTHS = [0, 1, 15, 16, 28, 63, 64, 65, 127, 128, 1000, 16356, 65563]
@@ -17,14 +18,7 @@ LENGTHS = [0, 1, 15, 16, 28, 63, 64, 65, 127, 128, 1000, 16356, 65563]
 
 @pytest.fixture(scope="module")
 def reader(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("gcc") is None:
-        pytest.skip("no gcc")
-    binary = tmp_path_factory.mktemp("reader") / "fpga_reader"
-    # The flags of umlharness/rootfs.py: warnings are errors there too.
-    flags = ["-static", "-O2", "-Wall", "-Wextra", "-Werror"]
-    built = subprocess.run(["gcc", *flags, "-o", str(binary), str(SOURCE)], capture_output=True)
-    assert built.returncode == 0, built.stderr.decode()
-    return binary
+    return build_on_host(SOURCE, tmp_path_factory)
 
 
 @pytest.mark.parametrize("impl", ["default", "table"])

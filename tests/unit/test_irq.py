@@ -229,3 +229,38 @@ def test_driver_reloaded_at_the_same_path_gets_the_next_interrupt(tmp_path: Path
         with bound(path) as second:
             line.raise_irq()
             assert second.recv(64) == b"\x01"
+
+
+def test_a_dropped_message_is_lost_and_the_next_edge_sends_again(regs: RegisterFile) -> None:
+    line = Recorder()
+    irq = level(regs, line, 0.001)
+    irq.drop(1)
+    assert irq.raise_cause(1) is False  # lost on the way
+    assert (line.messages, irq.dropped) == (0, 1)
+    irq.update()  # still up: the device believes it signalled
+    assert line.messages == 0
+    regs.write("STATUS", 0)
+    irq.update()
+    assert irq.raise_cause(1) is True and line.messages == 1
+
+
+def test_a_dropped_datagram_is_sent_again_while_the_level_stays_up(
+    tmp_path: Path, regs: RegisterFile
+) -> None:
+    driver = bound(tmp_path / "irq")
+    irq = level(regs, InterruptLine(tmp_path / "irq"), 0.01)
+    irq.drop(1)
+    irq.raise_cause(1)
+    assert drain(driver) == 0
+    time.sleep(0.02)
+    irq.update()
+    assert drain(driver) == 1 and irq.dropped == 1
+
+
+def test_spurious_messages_carry_no_cause(regs: RegisterFile) -> None:
+    line = Recorder()
+    irq = level(regs, line, 0.001)
+    assert irq.spurious(5) == 5
+    assert line.messages == 5 and regs.read("STATUS") == 0
+    with pytest.raises(SimulatorError, match="at least 0"):
+        irq.spurious(-1)

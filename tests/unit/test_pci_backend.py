@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,6 +183,34 @@ def test_interrupts_use_lent_buffers_or_wait_for_them(frontend: tuple[Frontend, 
     front.kick(1)
     assert front.view.read(buf, 18) == pcidev.msi_message(0x4321, msix=False)
     assert front.slave_messages() == [(vu.SlaveRequest.VRING_CALL, 1)]
+
+
+def test_a_full_slave_channel_never_blocks_the_backend(
+    frontend: tuple[Frontend, PciTest],
+) -> None:
+    """UML may be waiting for an access this backend answers, not reading calls: a
+    blocking write there had deadlocked a storm of interrupts."""
+    front, model = frontend
+    front.cfg_write(0x48, struct.pack("<H", 0x4321))
+    front.cfg_write(0x42, struct.pack("<H", 1))
+    buffers = 200
+    for _ in range(buffers):
+        front.rings[1].add([], [20])
+    assert front.backend._slave_fd is not None
+    with socket.socket(fileno=os.dup(front.backend._slave_fd)) as sending:
+        sending.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1024)  # a few calls fill it
+    front.kick(1)
+    done = threading.Event()
+
+    def storm() -> None:
+        for _ in range(buffers):
+            model.raise_vector(0)
+        done.set()
+
+    threading.Thread(target=storm, daemon=True).start()
+    assert done.wait(5), "raising interrupts blocked on the slave channel"
+    assert front.backend.calls_coalesced > 0
+    assert front.slave_messages()  # the calls that fitted are there
 
 
 def test_unknown_requests_get_a_failure_ack(frontend: tuple[Frontend, PciTest]) -> None:

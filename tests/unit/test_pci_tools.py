@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,9 @@ class Target:
     def fail(self) -> None:
         raise SimulatorError("the model says no")
 
+    def wedge(self) -> None:
+        time.sleep(2)
+
 
 def test_control_calls_reach_the_model_and_errors_come_back(tmp_path: Path) -> None:
     target = Target()
@@ -109,6 +114,24 @@ def test_control_calls_reach_the_model_and_errors_come_back(tmp_path: Path) -> N
         with pytest.raises(SimulatorError, match="private"):
             remote.call("__class__")
     assert target.value == 7
+
+
+def test_a_backend_that_does_not_answer_fails_the_call_in_time(tmp_path: Path) -> None:
+    path = tmp_path / "ctl"
+    with ControlServer(path, Target), RemoteModel(path, timeout=0.2) as remote:
+        started = time.monotonic()
+        with pytest.raises(SimulatorError, match=r"did not answer wedge\(\) within 0.2s"):
+            remote.wedge()
+        assert time.monotonic() - started < 1.5
+        assert remote.add(1) == 2  # a new connection, not the stale answer
+        # The late answer goes to a client that stopped waiting: the server lets it go.
+        failures: list[threading.ExceptHookArgs] = []
+        previous, threading.excepthook = threading.excepthook, failures.append
+        try:
+            time.sleep(2.2)
+        finally:
+            threading.excepthook = previous
+        assert not failures
 
 
 def test_no_backend_is_a_clear_error(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from simulators.errors import AckTimeout, SimulatorError
 from simulators.pci.pcidev import msi_message
-from simulators.rtl8111.model import DESC_OWN, RING_END, TX_DESC, LinkState
+from simulators.rtl8111.descriptors import PACKED, Opts1
+from simulators.rtl8111.model import LinkState
 from simulators.rtl8111.pci import Rtl8111Pci
 from simulators.rtl8111.phy import BMCR_PDOWN, BMSR_LSTATUS, Phy
 
@@ -133,17 +134,17 @@ def test_tx_poll_sends_what_the_driver_owns() -> None:
         frames = [b"\xff" * 6 + bytes(range(i, i + 54)) for i in range(3)]
         for index, frame in enumerate(frames):
             memory.write(GUEST_ADDR + 0x8000 + 0x800 * index, frame)
-            flags = DESC_OWN | (RING_END if index == 2 else 0) | len(frame)
+            flags = Opts1.OWN | Opts1.FS | Opts1.LS | (Opts1.EOR if index == 2 else 0) | len(frame)
             memory.write(
-                ring + 16 * index, TX_DESC.pack(flags, 0, GUEST_ADDR + 0x8000 + 0x800 * index)
+                ring + 16 * index, PACKED.pack(flags, 0, GUEST_ADDR + 0x8000 + 0x800 * index)
             )
         write32(nic, 0x20, ring & 0xFFFFFFFF)
         write32(nic, 0x24, ring >> 32)
         nic.mmio_write(BAR, 0x38, b"\x40")  # TxPoll NPQ
         assert nic.nic.transmitted() == frames
         for index in range(3):
-            opts1 = TX_DESC.unpack(memory.read(ring + 16 * index, 16))[0]
-            assert not opts1 & DESC_OWN
+            opts1 = PACKED.unpack(memory.read(ring + 16 * index, 16))[0]
+            assert not opts1 & Opts1.OWN
         assert nic.mmio_read(BAR, 0x3E, 2) == b"\x04\x00" and len(sent) == 1
         assert nic.mmio_read(BAR, 0x38, 1) == b"\0"
         nic.dma = None

@@ -20,7 +20,7 @@
 #define UH_IOMEM_H
 
 /* Bumped when the interface below changes. */
-#define UH_IOMEM_VERSION 1
+#define UH_IOMEM_VERSION 2
 
 /*
  * The harness builds with -DUH_IOMEM_HARNESS_VERSION: a copy of this header
@@ -36,10 +36,6 @@
 #include <linux/interrupt.h>
 #include <linux/types.h>
 #include <asm/byteorder.h>
-#include <irq_kern.h>
-#include <irq_user.h>
-#include <mem_user.h>
-#include <os.h>
 
 #define UH_SOCKET_PATH_MAX 108	/* sizeof(sockaddr_un.sun_path) */
 
@@ -52,82 +48,27 @@ struct uh_iomem_dev {
 	char socket_path[UH_SOCKET_PATH_MAX];
 };
 
-/* Find the iomem region @name given on the kernel command line. */
-static inline int uh_iomem_map(struct uh_iomem_dev *dev, const char *name)
-{
-	unsigned long len = 0;
-	unsigned long addr;
+/*
+ * Setting up and tearing down the region and its interrupt is done by the
+ * uh_core module, which the harness builds with every driver and modprobe
+ * loads before any driver that uses it.
+ */
 
-	addr = find_iomem((char *)name, &len);
-	if (!addr)
-		return -ENODEV;
-	dev->name = name;
-	dev->base = (void *)addr;
-	dev->size = len;
-	dev->fd = -1;
-	dev->irq = -1;
-	return 0;
-}
+/* Find the iomem region @name given on the kernel command line. */
+int uh_iomem_map(struct uh_iomem_dev *dev, const char *name);
 
 /*
  * Create the interrupt socket <umid dir>/<region name> and request an
  * interrupt on it. The socket is non-blocking, so the handler can drain it.
  */
-static inline int uh_iomem_request_irq(struct uh_iomem_dev *dev,
-				       irq_handler_t handler, void *data)
-{
-	int fd, irq, err;
-
-	err = umid_file_name((char *)dev->name, dev->socket_path,
-			     sizeof(dev->socket_path));
-	if (err)
-		return err;
-	/* A socket left behind by an earlier load would make bind() fail. */
-	os_unlink_file(dev->socket_path);
-	fd = os_create_unix_socket(dev->socket_path, sizeof(dev->socket_path), 1);
-	if (fd < 0)
-		return fd;
-	err = os_set_fd_block(fd, 0);
-	if (err)
-		goto out_close;
-	irq = um_request_irq(UM_IRQ_ALLOC, fd, IRQ_READ, handler, 0, dev->name,
-			     data);
-	if (irq < 0) {
-		err = irq;
-		goto out_close;
-	}
-	dev->fd = fd;
-	dev->irq = irq;
-	return 0;
-
-out_close:
-	os_close_file(fd);
-	os_unlink_file(dev->socket_path);
-	return err;
-}
+int uh_iomem_request_irq(struct uh_iomem_dev *dev, irq_handler_t handler,
+			 void *data);
 
 /* Read every pending datagram; returns how many there were. */
-static inline unsigned int uh_iomem_drain(struct uh_iomem_dev *dev)
-{
-	char buf[64];
-	unsigned int count = 0;
-
-	while (os_read_file(dev->fd, buf, sizeof(buf)) >= 0)
-		count++;
-	return count;
-}
+unsigned int uh_iomem_drain(struct uh_iomem_dev *dev);
 
 /* Free the interrupt, close the socket and remove its file. */
-static inline void uh_iomem_free_irq(struct uh_iomem_dev *dev, void *data)
-{
-	if (dev->irq < 0)
-		return;
-	um_free_irq(dev->irq, data);
-	os_close_file(dev->fd);
-	os_unlink_file(dev->socket_path);
-	dev->irq = -1;
-	dev->fd = -1;
-}
+void uh_iomem_free_irq(struct uh_iomem_dev *dev, void *data);
 
 /* Little-endian register accessors, as the device's register map is. */
 static inline u8 uh_read8(struct uh_iomem_dev *dev, unsigned int off)

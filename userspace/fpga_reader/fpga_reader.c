@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "uh_crc32.h"
+
 #define MAX_DEVICES	4
 #define MAX_COMMANDS	16
 #define HDR_SIZE	28
@@ -76,7 +78,6 @@ static int ndevices;
 static struct command commands[MAX_COMMANDS];
 static int ncommands;
 static uint32_t next_tag = 1;
-static uint32_t crc_table[8][256];
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -85,44 +86,7 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-/* --- CRC-32 as zlib computes it ------------------------------------------ */
-
-static void crc_init_tables(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
-		crc_table[0][i] = c;
-	}
-	for (uint32_t i = 0; i < 256; i++)
-		for (int t = 1; t < 8; t++)
-			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
-					  crc_table[0][crc_table[t - 1][i] & 0xff];
-}
-
-/* Continue a zlib CRC-32 (0 to start) over @len bytes, eight bytes a step. */
-static uint32_t crc32_table(uint32_t crc, const uint8_t *p, size_t len)
-{
-	crc = ~crc;
-	while (len >= 8) {
-		uint32_t lo, hi;
-
-		memcpy(&lo, p, 4);
-		memcpy(&hi, p + 4, 4);
-		lo ^= crc;
-		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
-		      crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
-		      crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
-		      crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
-		p += 8;
-		len -= 8;
-	}
-	while (len--)
-		crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
+/* --- CRC-32 as zlib computes it: uh_crc32.h, and pclmul on x86-64 -------- */
 
 #ifdef __x86_64__
 #include <immintrin.h>
@@ -215,12 +179,12 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t len)
 		len -= bulk;
 	}
 #endif
-	return crc32_table(crc, p, len);
+	return uh_crc32_update(crc, p, len);
 }
 
 static void crc_init(void)
 {
-	crc_init_tables();
+	uh_crc32_init();
 #ifdef __x86_64__
 	/*
 	 * Use the fast path only where it exists and agrees with the tables;
@@ -237,7 +201,7 @@ static void crc_init(void)
 			probe[i] = (uint8_t)(i * 131 + 7);
 		use_clmul = 1;
 		for (int i = 0; i < 4; i++) {
-			uint32_t want = crc32_table(0x1234, probe, lengths[i]);
+			uint32_t want = uh_crc32_update(0x1234, probe, lengths[i]);
 
 			if (crc32_update(0x1234, probe, lengths[i]) != want)
 				use_clmul = 0;

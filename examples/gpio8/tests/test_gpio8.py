@@ -8,6 +8,7 @@ gpio8 region.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,10 @@ import pytest
 from simulators.irq import InterruptLine
 from simulators.regfile import RegisterFile
 from umlharness import Instance
+from umlharness.fuzz import Campaign
 from umlharness.testing import FakeDriver, check_header
 
+from gpio8_model.fuzz import TARGET
 from gpio8_model.model import Gpio8
 from gpio8_model.regs import GPIO8, SIZE
 
@@ -76,3 +79,11 @@ def test_the_model_interrupts_for_enabled_pins_only(tmp_path: Path) -> None:
 
 def test_the_driver_header_matches_the_register_map() -> None:
     check_header("gpio8_model.regs", root=ROOT)
+
+
+def test_weird_register_contents_do_not_crash_the_driver(
+    uml_fuzz: Callable[..., Campaign],
+) -> None:
+    """Each example in a fresh guest of the KASAN kernel; a crash is saved to
+    fuzz-crashes/ as a reproducer (`umlharness replay FILE`)."""
+    uml_fuzz(TARGET, examples=10, seed=1).check()

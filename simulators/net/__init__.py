@@ -1,0 +1,1 @@
+"""The network side of simulated NICs: what their frames go to and come from."""
