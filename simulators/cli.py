@@ -9,6 +9,8 @@ simulators/devices.py) adds its commands; this project's are
     sim thermo set CELSIUS | status            the sensor (simulators/thermo/cli.py)
     sim net send|expect|capture|status         packets to and from the guest's network
                                                card (simulators/net/cli.py)
+    sim i2c list|dump|call, sim gpio get|set|watch
+                                               I2C devices and GPIO lines (simulators/virtio/cli.py)
 
 and `sim devices` lists what is registered; `sim header MODULE:ATTRIBUTE`
 writes the C header of a register map of yours (simulators/cheader.py). Without options a command's
@@ -34,6 +36,7 @@ from .cheader import CHeader, render
 from .devices import devices, import_object
 from .errors import ModelError, SimulatorError
 from .net.cli import net
+from .virtio.cli import gpio, i2c
 
 
 class DeviceCommands(click.Group):
@@ -64,6 +67,8 @@ def sim() -> None:
 
 
 sim.add_command(net)
+sim.add_command(i2c)
+sim.add_command(gpio)
 
 
 @sim.command("devices")

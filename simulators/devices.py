@@ -53,6 +53,8 @@ class Device(Generic[M]):
     region: str | None = None
     #: "module:Class" of its PciFunction when PCI can serve it (`--pci NAME`).
     pci_function: str | None = None
+    #: "module:Class" of its I2cModel when an I2C bus can serve it (`--i2c NAME@ADDRESS`).
+    i2c_model: str | None = None
     #: "module:attribute" of its `sim` commands (a list of click groups or commands),
     #: imported only by `sim`; that module may import this declaration.
     commands: str | None = None
@@ -68,7 +70,11 @@ class Device(Generic[M]):
 
     @property
     def transports(self) -> tuple[str, ...]:
-        return (*(("iomem",) if self.region else ()), *(("pci",) if self.pci_function else ()))
+        return (
+            *(("iomem",) if self.region else ()),
+            *(("pci",) if self.pci_function else ()),
+            *(("i2c",) if self.i2c_model else ()),
+        )
 
     def load_commands(self) -> Sequence[click.Command]:
         if self.commands is None:

@@ -28,6 +28,7 @@ from .irq import DEFAULT_TIMEOUT
 from .pci.control import RemoteModel
 from .peer import GuestWatch
 from .regfile import Buffer, RegisterFile
+from .virtio.remote import board_control, find_i2c, i2c_device
 
 
 class ModelHandle(Closing, Generic[M]):
@@ -126,13 +127,15 @@ def open_model(
     irq: Path | None = None,
     ack_timeout: float = DEFAULT_TIMEOUT,
     strict: bool = False,
+    address: int | None = None,
 ) -> ModelHandle[M]:
     """The model of device `dev` in instance `umid` (default: the only one running);
     `simulators.devices.device(NAME)` finds a declaration by name.
 
     The device's iomem region (`region`, else the one its driver declares)
     is used if the instance has it; else its PCI device (`slot`, else the
-    only one of that model). `iomem`/`irq` name the files directly instead.
+    only one of that model). A device on the I2C bus is the one at
+    `address`, else the only one of its model. `iomem`/`irq` name the files directly instead.
 
     `strict` (iomem): closing the handle raises UnmappedAccess when bytes
     of the region that no register owns changed meanwhile. Over PCI strict
@@ -141,6 +144,17 @@ def open_model(
     explicit = iomem is not None or irq is not None
     if explicit and slot is not None:
         raise SimulatorError("--pci SLOT and --iomem/--irq name different devices")
+    if dev.i2c_model is not None and not explicit and slot is None:
+        spec = find_i2c(umid, dev.name, address)
+        if spec is not None:
+            remote = i2c_device(board_control(umid), spec.address)
+            return ModelHandle(dev, "i2c", _as_model(dev, remote), remote.close)
+        if dev.region is None and dev.pci_model is None:
+            at = f" at {address:#04x}" if address is not None else ""
+            raise SimulatorError(
+                f"the instance has no {dev.name}{at} on its I2C bus "
+                f"(boot it with --i2c {dev.name}@ADDRESS)"
+            )
     if not explicit and dev.pci_model is not None:
         default = dev.region or ""
         control = pci_control(umid, slot, dev.pci_model, region, default)

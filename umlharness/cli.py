@@ -31,6 +31,7 @@ from umlharness_shared.project import Project, add_model_paths
 
 from . import coverage, fuzz, remote_exec, reproducer, validate
 from .artifacts import ArtifactRequest, Artifacts, prepare, prepare_drivers
+from .board import BoardSpec
 from .errors import BootTimeout, BuildFailed, GuestError, HarnessError
 from .fuzz_targets import fuzz_target
 from .instance import DEFAULT_MEM, BootRequest, Instance
@@ -348,14 +349,34 @@ def rootfs_build(build: ArtifactRequest) -> None:
     "(device pciN>0 to FILE.pciN); read it with `umlharness trace FILE`.",
 )
 @click.option(
+    "--i2c",
+    "i2c",
+    multiple=True,
+    metavar="MODEL@ADDRESS[,KEY=VALUE...]",
+    help="An I2C device on the guest's virtio-i2c bus, placed by a devicetree so its "
+    "in-tree driver binds (repeatable): lm75@0x48, pcf8563@0x51, opt3001@0x44,irq=gpio0:3, "
+    "or package.module:Class@ADDRESS, an I2cModel of your own. irq=gpio0:LINE wires the "
+    "chip's interrupt pin to a GPIO line; other KEY=VALUE options go to the model.",
+)
+@click.option(
+    "--gpio",
+    type=click.IntRange(0, 256),
+    default=None,
+    metavar="LINES",
+    help="A virtio-gpio controller (gpio0) with LINES lines (default: 8 when an --i2c "
+    "device names an irq line, else none). Drive them with `sim gpio`.",
+)
+@click.option(
     "--no-autoload",
     is_flag=True,
-    help="Do not load drivers for the iomem regions and PCI devices, nor bring interfaces up.",
+    help="Do not load drivers for the iomem regions, PCI and I2C devices, nor bring interfaces up.",
 )
 @build_options
 def boot(
     iomem: tuple[str, ...],
     pci: tuple[str, ...],
+    i2c: tuple[str, ...],
+    gpio: int | None,
     pci_timeout: float | None,
     trace: Path | None,
     commands: tuple[str, ...],
@@ -379,6 +400,7 @@ def boot(
     check_pci_count(devices)
     if trace is not None and not devices:
         raise HarnessError("--trace records PCI accesses: add a --pci device")
+    board = BoardSpec.parse(i2c, gpio)
     if share is not None:
         share = validate.share(share)
     if umid is not None:
@@ -391,6 +413,7 @@ def boot(
         _boot(
             specs,
             devices,
+            board,
             pci_timeout,
             trace.resolve() if trace else None,
             commands,
@@ -406,6 +429,7 @@ def boot(
 def _boot(
     specs: list[IomemSpec],
     devices: list[PciSpec],
+    board: BoardSpec,
     pci_timeout: float | None,
     trace: Path | None,
     commands: tuple[str, ...],
@@ -431,6 +455,7 @@ def _boot(
         pci=devices,
         pci_trace=trace,
         pci_timeout=pci_timeout,
+        board=board,
         mem=mem,
         umid=umid,
         share=share,
@@ -519,6 +544,11 @@ def _console(request: BootRequest, artifacts: Artifacts, interactive: bool) -> N
             click.echo(f"iomem:     {name} = {path}", err=True)
         for backend in instance.pci:
             click.echo(f"pci:       {backend.slot} = {backend.spec} (log {backend.log})", err=True)
+        if instance.board is not None:
+            for spec in instance.board.spec.i2c:
+                click.echo(f"i2c:       {spec}", err=True)
+            if instance.board.spec.gpio:
+                click.echo(f"gpio:      gpio0, {instance.board.spec.gpio} lines", err=True)
         click.echo(f"kernel:    {artifacts.kernel.binary}", err=True)
         click.echo(
             f"select:    export {registry.UMID_ENV}={instance.umid}  "

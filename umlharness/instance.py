@@ -25,6 +25,8 @@ from pathlib import Path
 import pexpect
 
 from simulators.pci.control import RemoteModel, mark_step, unplug
+from simulators.virtio.remote import gpio as gpio_controller
+from simulators.virtio.remote import i2c_device
 from umlharness_shared import registry
 from umlharness_shared.procs import ProcessId, kill_group
 from umlharness_shared.watchdog import Watchdog
@@ -32,6 +34,7 @@ from umlharness_shared.watchdog import Watchdog
 from . import coverage, paths, validate
 from .attachments import Attachment, IomemRegion, PciDevice, check_files_unshared
 from .attachments import plan as plan_attachments
+from .board import BoardSpec, VirtioBoard
 from .console import KernelLog, spawn_uml
 from .crash import extract_trace, trace_complete
 from .errors import BootTimeout, GuestCrashed, GuestError, GuestExited, HarnessError
@@ -85,6 +88,8 @@ class BootRequest:
     #: How long the guest waits for a PCI model's answer before the access fails
     #: (virt-pci's max_delay_us, Linux 6.3 and later; 6.1 waits about 40 ms).
     pci_timeout: float | None = None
+    #: I2C devices and GPIO lines served over virtio (`--i2c MODEL@ADDR`, `--gpio N`).
+    board: BoardSpec = field(default_factory=BoardSpec)
     #: With PCI devices, UML on one host CPU and its backends on the others
     #: (umlharness/placement.py); False leaves both to the host's scheduler.
     place_cpus: bool = True
@@ -144,6 +149,7 @@ class Instance:
         self.kernel_log_path = self.dir / "kernel.log"
         self.regions: list[IomemRegion] = []
         self.devices: list[PciDevice] = []
+        self.board: VirtioBoard | None = None
         self._child: pexpect.spawn | None = None
         self._klog: KernelLog | None = None
         self._shell: GuestShell | None = None
@@ -234,6 +240,8 @@ class Instance:
         self.regions, self.devices = plan_attachments(
             request.iomem, request.pci, self.dir, self.umid_dir, request.pci_trace
         )
+        if request.board:
+            self.board = VirtioBoard(request.board, self.dir)
         self._teardown.attachments = self.attachments
         for region in self.regions:
             region.start(self.dir)
@@ -248,6 +256,8 @@ class Instance:
             device.start(self.dir)
             if device.backend.pid is not None:
                 placement.pin_device(device.backend.pid)
+        if self.board is not None:
+            self.board.start(self.dir)
         for attachment in self.attachments:
             attachment.wait_ready(request.boot_timeout)
             for process, needle in attachment.watched():
@@ -274,14 +284,17 @@ class Instance:
             uml=uml,
             iomem={name: str(path) for name, path in self.iomem_files.items()},
             umid_dir=str(self.umid_dir),
-            pci=[device.record for device in self.devices],
+            pci=[
+                *(device.record for device in self.devices),
+                *([self.board.record] if self.board else []),
+            ],
             by_pytest=request.by_pytest,
         )
         self.shell.expect_console([re.escape(READY_MARKER)], request.boot_timeout, "boot")
 
     @property
     def attachments(self) -> list[Attachment]:
-        return [*self.regions, *self.devices]
+        return [*self.regions, *self.devices, *([self.board] if self.board else [])]
 
     @property
     def iomem_files(self) -> dict[str, Path]:
@@ -304,6 +317,21 @@ class Instance:
     def pci_model(self, slot: str = "pci0") -> RemoteModel:
         """The model of PCI device `slot`, run in its backend: `vm.pci_model().link_down()`."""
         return RemoteModel(self.pci_control(slot))
+
+    def i2c_device(self, address: int) -> RemoteModel:
+        """The model of the I2C device at `address`, run in the board's backend:
+        `vm.i2c_device(0x48).set_temperature(85)`."""
+        return i2c_device(self._board().backend.control, address)
+
+    @property
+    def gpio(self) -> RemoteModel:
+        """The GPIO controller, run in the board's backend: `vm.gpio.set(3, 1)`."""
+        return gpio_controller(self._board().backend.control)
+
+    def _board(self) -> VirtioBoard:
+        if self.board is None:
+            raise HarnessError(f"{self.umid} has no I2C or GPIO devices (--i2c, --gpio)")
+        return self.board
 
     def unplug(self, slot: str = "pci0") -> None:
         """Pull PCI device `slot` out while the guest runs, as a surprise removal: its

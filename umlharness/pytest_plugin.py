@@ -37,6 +37,7 @@ from umlharness_shared.project import Project, add_model_paths
 
 from . import coverage, paths, series, validate
 from .artifacts import ArtifactRequest, Artifacts, prepare
+from .board import BoardSpec
 from .drivers import BuiltDrivers
 from .errors import BuildFailed, GuestCrashed, HarnessError, ToolMissing
 from .instance import DEFAULT_MEM, BootRequest, Instance
@@ -113,8 +114,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "uml(iomem=[...], pci=[...], modules=[...], autoload=True, mem=None, share=None, "
-        "strict=False, kernel='>=6.3'): "
+        "uml(iomem=[...], pci=[...], i2c=[...], gpio=N, modules=[...], autoload=True, "
+        "mem=None, share=None, strict=False, kernel='>=6.3'): "
         "how the `uml` fixture boots its guest",
     )
     # A bad option is one usage error now, not the same traceback in every test.
@@ -374,6 +375,8 @@ def uml_boot(
         pci: Sequence[str | PciSpec] = (),
         trace: Path | None = None,
         pci_timeout: float | None = None,
+        i2c: Sequence[str] = (),
+        gpio: int | None = None,
     ) -> Instance:
         specs = [s if isinstance(s, IomemSpec) else IomemSpec.parse(s) for s in iomem]
         boot_request = BootRequest(
@@ -383,6 +386,7 @@ def uml_boot(
             pci=[d if isinstance(d, PciSpec) else PciSpec.parse(d) for d in pci],
             pci_trace=trace,
             pci_timeout=pci_timeout,
+            board=BoardSpec.parse(i2c, gpio),
             mem=mem or uml_settings.mem,
             share=share,
             autoload=autoload,
@@ -478,6 +482,7 @@ def _model_fixture(device: Device[Any]) -> Any:
 
     where = [f"iomem=[{device.region!r}]"] if device.region else []
     where += [f"pci=[{device.name!r}]"] if device.pci_model else []
+    where += [f"i2c=['{device.name}@ADDRESS']"] if device.i2c_model else []
     model.__doc__ = (
         f"The `uml` guest's {device.label} model; mark the test with "
         f"@pytest.mark.uml({' or '.join(where)})."

@@ -9,6 +9,7 @@ long command (a slow link flap) does not hold up another.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Client, Connection, Listener
@@ -40,10 +41,14 @@ class ControlServer(Closing):
         path: Path,
         target: Callable[[], Any],
         own: Mapping[str, Callable[..., Any]] | None = None,
+        lock: threading.RLock | None = None,
     ) -> None:
         self.path = path
         self._target = target
         self._own = dict(own or {})
+        #: Held around each call when given: a board's models share one lock with
+        #: the devices serving them (simulators/virtio/board.py).
+        self._lock = lock if lock is not None else contextlib.nullcontext()
         self._listener = Listener(str(path), family="AF_UNIX", authkey=AUTHKEY)
         self._thread = threading.Thread(target=self._accept_loop, name="control", daemon=True)
         self._thread.start()
@@ -66,8 +71,9 @@ class ControlServer(Closing):
                 except (EOFError, OSError):
                     return
                 try:
-                    call = self._own.get(path) or resolve(self._target(), path)
-                    answer = ("ok", call(*args, **kwargs))
+                    with self._lock:
+                        call = self._own.get(path) or resolve(self._target(), path)
+                        answer = ("ok", call(*args, **kwargs))
                 except Exception as error:  # sent back, raised again in the client
                     answer = ("error", error)
                 try:
@@ -87,7 +93,13 @@ def resolve(target: Any, path: str) -> Callable[..., Any]:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise SimulatorError(f"the model has no {path!r}") from None
+            # A collection of models (an I2C bus by address): `i2c.0x48.temperature`.
+            if not hasattr(type(obj), "__getitem__"):
+                raise SimulatorError(f"the model has no {path!r}") from None
+            try:
+                obj = obj[part]
+            except KeyError:
+                raise SimulatorError(f"the model has no {path!r}") from None
     if not callable(obj):
         raise SimulatorError(f"{path!r} is not a method of the model")
     return obj  # type: ignore[no-any-return]
