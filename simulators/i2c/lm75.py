@@ -74,6 +74,7 @@ class Lm75(I2cModel):
     """An LM75 at `temperature` degrees Celsius (option, default 25)."""
 
     layout = LM75
+    compatible = "national,lm75"
     registers_by_pointer: ClassVar[Mapping[int, str]] = {0: "temp", 1: "conf", 2: "thyst", 3: "tos"}
     option_defaults: ClassVar[Mapping[str, str]] = {"temperature": "25"}
 

@@ -98,6 +98,12 @@ class I2cModel(DeviceModel):
     option_defaults: ClassVar[Mapping[str, str]] = {}
     #: The device's name in messages; the class name if None.
     name: ClassVar[str | None] = None
+    #: The devicetree `compatible` its in-tree driver matches ("national,lm75").
+    compatible: ClassVar[str] = ""
+    #: How the driver takes the interrupt pin, for the devicetree (rising, falling,
+    #: both, high, low); None: the driver takes no interrupt (the pin may still be
+    #: wired to a GPIO line the guest watches).
+    irq_trigger: ClassVar[str | None] = None
     #: Byte order of multi-byte registers on the bus (SMBus chips are mostly big-endian).
     byteorder: ClassVar[Literal["big", "little"]] = "big"
 

@@ -116,6 +116,8 @@ class Opt3001(I2cModel):
     """An OPT3001 seeing `lux` lux (option, default 100)."""
 
     layout = OPT3001
+    compatible = "ti,opt3001"
+    irq_trigger = "falling"
     registers_by_pointer: ClassVar[Mapping[int, str]] = {
         0x00: "result",
         0x01: "config",

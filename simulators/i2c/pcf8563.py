@@ -155,6 +155,8 @@ class Pcf8563(I2cModel):
     """A PCF8563 whose clock starts at `time` (option: ISO 8601 or 'now', the default)."""
 
     layout = PCF8563
+    compatible = "nxp,pcf8563"
+    irq_trigger = "low"
     registers_by_pointer = None
     option_defaults: ClassVar[Mapping[str, str]] = {"time": "now"}
 

@@ -108,10 +108,18 @@ def model_class(spec: I2cSpec) -> type[I2cModel]:
     found = import_object(where, f"I2C model {spec.model}")
     if not (isinstance(found, type) and issubclass(found, I2cModel)):
         raise SimulatorError(f"I2C model {spec.model}: not an I2cModel subclass")
-    accepted = [p for p in inspect.signature(found).parameters if p != "self"]
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(found).parameters.values())
+    if not found.compatible:
+        raise SimulatorError(
+            f"I2C model {spec.model}: its class names no `compatible` for the devicetree "
+            '(e.g. compatible = "national,lm75", what its driver matches)'
+        )
+    # I2cModel takes its options as **options, checked against option_defaults.
+    parameters = inspect.signature(found).parameters
+    accepted = sorted(
+        {*found.option_defaults, *(p for p, v in parameters.items() if v.kind != v.VAR_KEYWORD)}
+    )
     unknown = sorted({key for key, _ in spec.options} - set(accepted))
-    if unknown and not takes_any:
+    if unknown:
         have = ", ".join(accepted) or "none"
         raise SimulatorError(
             f"{spec.model}: unknown option {', '.join(unknown)} (options: {have}, {IRQ_OPTION})"

@@ -195,6 +195,27 @@ class VirtioGpio(VhostUserServer):
                 self._changed.wait(remaining)
             return found
 
+    def round_trips(self, source: int, sink: int, count: int, timeout: float = 2.0) -> list[float]:
+        """Drive input `source` high and low `count` times, each time waiting until the
+        guest drives output `sink` to the same level (`gpioline echo` does); the
+        seconds each took: an interrupt's way in and a request's way out."""
+        took = []
+        for index in range(count):
+            level = 1 - index % 2
+            began = time.monotonic()
+            self.set(source, level)
+            while True:
+                changes = self.wait_change(began, timeout - (time.monotonic() - began))
+                if any(c.line == sink and c.value == level for c in changes):
+                    break
+                if time.monotonic() - began >= timeout:
+                    raise SimulatorError(
+                        f"the guest did not follow line {source} on line {sink} "
+                        f"within {timeout:g}s (round trip {index + 1} of {count})"
+                    )
+            took.append(time.monotonic() - began)
+        return took
+
     def pin(self, line: int) -> GpioPin:
         """An output pin of a model wired to `line`."""
         self._line(line)

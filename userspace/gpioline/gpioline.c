@@ -8,6 +8,9 @@
  *   gpioline watch CHIP LINE [COUNT [SECONDS]]
  *                prints "LINE rising|falling" per edge, COUNT edges (default 1)
  *                within SECONDS (default 10); exits 1 on timeout
+ *   gpioline echo CHIP IN OUT COUNT
+ *                drives OUT to the level of each of COUNT edges on IN, as soon
+ *                as its interrupt arrives (the GPIO round-trip benchmark)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -109,6 +112,32 @@ static int watch(const char *chip, unsigned int line, int count, int seconds)
 	return 0;
 }
 
+static int echo(const char *chip, unsigned int in, unsigned int out, int count)
+{
+	__u64 flags = GPIO_V2_LINE_FLAG_INPUT | GPIO_V2_LINE_FLAG_EDGE_RISING |
+		      GPIO_V2_LINE_FLAG_EDGE_FALLING;
+	struct gpio_v2_line_values values = { .mask = 1 };
+	struct gpio_v2_line_event event;
+	int in_fd = request_line(chip, in, flags, 0);
+	int out_fd = request_line(chip, out, GPIO_V2_LINE_FLAG_OUTPUT, 0);
+	int seen;
+
+	printf("echoing %u to %u\n", in, out);
+	fflush(stdout);
+	for (seen = 0; seen < count; seen++) {
+		if (read(in_fd, &event, sizeof(event)) != sizeof(event)) {
+			fprintf(stderr, "gpioline: read: %s\n", strerror(errno));
+			return 2;
+		}
+		values.bits = event.id == GPIO_V2_LINE_EVENT_RISING_EDGE;
+		if (ioctl(out_fd, GPIO_V2_LINE_SET_VALUES_IOCTL, &values) < 0) {
+			fprintf(stderr, "gpioline: set: %s\n", strerror(errno));
+			return 2;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "get"))
@@ -120,7 +149,10 @@ int main(int argc, char **argv)
 		return watch(argv[2], atoi(argv[3]),
 			     argc > 4 ? atoi(argv[4]) : 1,
 			     argc > 5 ? atoi(argv[5]) : 10);
+	if (argc >= 6 && !strcmp(argv[1], "echo"))
+		return echo(argv[2], atoi(argv[3]), atoi(argv[4]),
+			    atoi(argv[5]));
 	fprintf(stderr,
-		"usage: gpioline get CHIP LINE | set CHIP LINE VALUE [SECONDS] | watch CHIP LINE [COUNT [SECONDS]]\n");
+		"usage: gpioline get CHIP LINE | set CHIP LINE VALUE [SECONDS] | watch CHIP LINE [COUNT [SECONDS]] | echo CHIP IN OUT COUNT\n");
 	return 2;
 }
