@@ -1,0 +1,91 @@
+"""`umlharness boot --i2c/--gpio` and `sim i2c`/`sim gpio` as a user types them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.output import wait_for_output
+from tests.integration.test_exec import SIM, UMLHARNESS, command, one_error_line
+from umlharness_shared.registry import processes_of
+
+pytestmark = pytest.mark.slow
+
+
+def test_boot_with_an_lm75_prints_its_temperature() -> None:
+    result = command(
+        UMLHARNESS, "boot", "--i2c", "lm75@0x48", "--run", "cat /sys/class/hwmon/hwmon*/temp1_input"
+    )
+    assert (result.returncode, result.stdout) == (0, "25000\n"), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        (
+            ["--i2c", "lm75@0x48", "--i2c", "opt3001@0x48"],
+            "--i2c opt3001@0x48 and --i2c lm75@0x48: two devices at 0x48",
+        ),
+        (
+            ["--i2c", "lm75@0x48,irq=gpio0:3", "--i2c", "opt3001@0x44,irq=gpio0:3"],
+            "--i2c opt3001@0x44,irq=gpio0:3 and --i2c lm75@0x48,irq=gpio0:3: "
+            "both wired to gpio0:3",
+        ),
+        (["--i2c", "lm75@0x48,irq=gpio0:8"], "--i2c lm75@0x48,irq=gpio0:8: gpio0 has lines 0 to 7"),
+        (
+            ["--i2c", "lm75@0x48,speed=fast"],
+            "--i2c lm75@0x48,speed=fast: lm75: unknown option speed (options: temperature, irq)",
+        ),
+        (["--i2c", "ds9999@0x10"], "--i2c ds9999@0x10: no I2C model 'ds9999'"),
+    ],
+)
+def test_bad_i2c_options_are_one_line_before_any_build(options: list[str], error: str) -> None:
+    assert one_error_line(command(UMLHARNESS, "boot", *options, "--run", "true")).startswith(error)
+
+
+@pytest.fixture
+def board_guest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """`umlharness boot --i2c lm75@0x48 --gpio 4` in console mode, in a run directory of its own."""
+    monkeypatch.setenv("UMLHARNESS_RUN", str(tmp_path / "run"))
+    umid = "uh-board"
+    owner = subprocess.Popen(
+        [UMLHARNESS, "boot", "--umid", umid, "--i2c", "lm75@0x48", "--gpio", "4"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "CI": "1"},
+    )
+    try:
+        wait_for_output(owner, "console:   not a terminal")
+        yield umid
+    finally:
+        if owner.poll() is None:
+            owner.terminate()
+        owner.communicate(timeout=30)
+        deadline = time.monotonic() + 5
+        while processes_of(umid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_of(umid) == []
+
+
+def test_sim_drives_the_i2c_model_and_the_gpio_lines_of_a_running_guest(board_guest: str) -> None:
+    assert command(SIM, "i2c", "list").stdout == "lm75@0x48\n"
+    assert command(SIM, "i2c", "call", "0x48", "set_temperature", "42.5").returncode == 0
+    temp = command(UMLHARNESS, "exec", "cat /sys/class/hwmon/hwmon*/temp1_input")
+    assert temp.stdout == "42500\n"
+    assert "temp" in command(SIM, "i2c", "dump", "0x48").stdout
+    assert command(SIM, "gpio", "set", "1", "1").returncode == 0
+    assert command(UMLHARNESS, "exec", "gpioline get /dev/gpiochip0 1").stdout == "1\n"
+    assert command(SIM, "gpio", "get", "1").stdout.startswith("1: ")
+    assert one_error_line(command(SIM, "gpio", "set", "7", "1"), "sim") == (
+        "no GPIO line 7: the controller has 4"
+    )
+    assert one_error_line(command(SIM, "i2c", "dump", "0x50"), "sim") == (
+        "no I2C device at 0x50 (devices at: 0x48)"
+    )
