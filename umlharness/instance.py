@@ -36,6 +36,7 @@ from .attachments import Attachment, IomemRegion, PciDevice, check_files_unshare
 from .attachments import plan as plan_attachments
 from .board import BoardSpec, VirtioBoard
 from .console import KernelLog, spawn_uml
+from .cow import write_cow
 from .crash import extract_trace, trace_complete
 from .errors import BootTimeout, GuestCrashed, GuestError, GuestExited, HarnessError
 from .guest_faults import GuestFaults
@@ -54,6 +55,8 @@ DEFAULT_MEM = "128M"
 #: Seconds a guest (Linux 6.3 and later) waits for a PCI model's answer by default.
 DEFAULT_PCI_TIMEOUT = 2.0
 LOOPS_PER_JIFFY = 20_000_000
+#: The copy-on-write layer over the shared root image, one per boot (umlharness/cow.py).
+ROOT_COW = "root.cow"
 #: How long to wait for the rest of a crash trace once its first line is seen.
 TRACE_GRACE_SECONDS = 1.0
 
@@ -200,12 +203,12 @@ class Instance:
 
     def _kernel_args(self) -> list[str]:
         request = self.request
-        cow = self.dir / "root.cow"
+        cow = self.dir / ROOT_COW
         args = [
             f"mem={request.mem}",
             f"umid={self.umid}",
             f"uml_dir={self.uml_dir}",
-            f"ubd0={cow},{request.rootfs.image}",
+            f"ubd0={cow},{request.rootfs.image.resolve()}",
             "root=/dev/ubda",
             "rw",
             "init=/init",
@@ -262,6 +265,7 @@ class Instance:
             attachment.wait_ready(request.boot_timeout)
             for process, needle in attachment.watched():
                 watchdog.watch_process(process, needle)
+        write_cow(self.dir / ROOT_COW, request.rootfs.image.resolve())
         env = {**os.environ, "TMPDIR": str(uml_temp_dir())}
         self._child, self._klog = spawn_uml(
             request.kernel.binary,
