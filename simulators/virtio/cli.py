@@ -121,6 +121,8 @@ def gpio_watch(count: int | None, timeout: float | None, umid: str | None) -> No
     deadline = None if timeout is None else time.monotonic() + timeout
     with gpio_controller(board_control(umid)) as controller:
         since = time.monotonic()
+        controller.changes(since)  # connected: changes from now on are seen
+        click.echo("watching the guest's output lines (Ctrl-C stops)", err=True)
         while count is None or seen < count:
             wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
             if wait <= 0:

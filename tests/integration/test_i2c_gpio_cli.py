@@ -83,6 +83,17 @@ def test_sim_drives_the_i2c_model_and_the_gpio_lines_of_a_running_guest(board_gu
     assert command(SIM, "gpio", "set", "1", "1").returncode == 0
     assert command(UMLHARNESS, "exec", "gpioline get /dev/gpiochip0 1").stdout == "1\n"
     assert command(SIM, "gpio", "get", "1").stdout.startswith("1: ")
+    watch = subprocess.Popen(
+        [SIM, "gpio", "watch", "--count", "1", "--timeout", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CI": "1"},
+    )
+    assert watch.stderr is not None
+    assert watch.stderr.readline().startswith("watching")  # changes from now on are seen
+    assert command(UMLHARNESS, "exec", "gpioline set /dev/gpiochip0 2 1").returncode == 0
+    assert watch.communicate(timeout=30)[0] == "2 1\n"
     assert one_error_line(command(SIM, "gpio", "set", "7", "1"), "sim") == (
         "no GPIO line 7: the controller has 4"
     )
