@@ -53,3 +53,12 @@ class ModelError(SimulatorError):
 
 class UnmappedAccess(SimulatorError):
     """Strict mode: the driver accessed an offset that no register of the map covers."""
+
+
+class ModelFailed(SimulatorError):
+    """A model's constructor raised (`what`: "PCI model rtl8111"); `traceback` is its
+    traceback, for the backend's log."""
+
+    def __init__(self, what: str, error: Exception) -> None:
+        super().__init__(f"{what} failed to start: {type(error).__name__}: {error}".rstrip(": "))
+        self.traceback = "".join(traceback.format_exception(error))

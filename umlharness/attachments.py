@@ -28,6 +28,7 @@ from umlharness_shared.procs import ProcessId
 from umlharness_shared.registry import InstanceInfo, PciRecord, backend_needle
 from umlharness_shared.sockets import check_socket_path
 
+from .backend_process import BackendProcess, ModelRaised
 from .errors import HarnessError
 from .iomem import IomemSpec
 from .paths import private_copy
@@ -109,12 +110,13 @@ class IomemRegion:
             self.file = snapshot
 
 
-class PciDevice:
-    """A PCI device: its backend process, started and listening before UML boots."""
+class BackendAttachment:
+    """An attachment served by a backend process: started and waited for before UML,
+    watched while the guest runs (its exit and its model errors fail the run)."""
 
-    def __init__(self, backend: PciBackend) -> None:
+    def __init__(self, backend: BackendProcess, needle: bytes) -> None:
         self.backend = backend
-        self.slot = backend.slot
+        self._needle = needle
 
     def start(self, directory: Path) -> None:
         self.backend.start()
@@ -124,22 +126,19 @@ class PciDevice:
 
     def watched(self) -> list[tuple[ProcessId, bytes]]:
         process = self.backend.process
-        if process is None:
-            return []
-        return [(process, backend_needle(self.backend.socket.parent, self.slot))]
+        return [] if process is None else [(process, self._needle)]
 
-    def kernel_args(self) -> list[str]:
-        return [self.backend.kernel_arg]
+    def model_raised(self, error: str) -> ModelRaised:
+        """The error a model-error line of the backend's log (`error`) fails the run with."""
+        return ModelRaised(f"{error}; its traceback is in {self.backend.log}")
 
     def check(self) -> None:
         error = self.backend.model_error()
         if error is not None:
-            raise PciModelError(
-                f"PCI model {self.slot} ({self.backend.spec}) raised: {error}; "
-                f"its traceback is in its log",
-                console_tail=self.backend.log_tail(),
-                log=self.backend.log,
-            )
+            raised = self.model_raised(error)
+            raised.console_tail = self.backend.log_tail()
+            raised.log = self.backend.log
+            raise raised
         if self.backend.stopping:
             return
         status = self.backend.exited()
@@ -148,7 +147,7 @@ class PciDevice:
             raise self.backend.died_error(status)
 
     def before_poweroff(self) -> list[str]:
-        return [UNBIND_PCI_DRIVERS]
+        return []
 
     def guest_stopping(self) -> None:
         self.backend.expect_exit()
@@ -162,6 +161,28 @@ class PciDevice:
             private_copy(log, target / log.name)
             if moved:
                 self.backend.log = target / log.name
+
+
+class PciDevice(BackendAttachment):
+    """A PCI device: its backend process, started and listening before UML boots."""
+
+    backend: PciBackend
+
+    def __init__(self, backend: PciBackend) -> None:
+        super().__init__(backend, backend_needle(backend.socket.parent, backend.slot))
+        self.slot = backend.slot
+
+    def kernel_args(self) -> list[str]:
+        return [self.backend.kernel_arg]
+
+    def model_raised(self, error: str) -> ModelRaised:
+        return PciModelError(
+            f"PCI model {self.slot} ({self.backend.spec}) raised: {error}; "
+            "its traceback is in its log"
+        )
+
+    def before_poweroff(self) -> list[str]:
+        return [UNBIND_PCI_DRIVERS]
 
     @property
     def record(self) -> PciRecord:

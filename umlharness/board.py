@@ -23,10 +23,10 @@ from simulators.virtio.board import (
     model_class,
 )
 from simulators.virtio.gpio import MAX_LINES
-from umlharness_shared.procs import ProcessId
 from umlharness_shared.registry import PciRecord, backend_needle
 from umlharness_shared.sockets import check_socket_path
 
+from .attachments import BackendAttachment
 from .backend_process import BackendDied, BackendFailed, BackendProcess, ModelRaised
 from .devicetree import write_board_tree
 from .errors import HarnessError
@@ -109,61 +109,32 @@ class BoardBackend(BackendProcess):
         return PciRecord(BOARD_SLOT, BOARD_MODEL, self.spec.options, self.control, self.process)
 
 
-class VirtioBoard:
+class VirtioBoard(BackendAttachment):
     """The attachment (umlharness/attachments.py) of a boot's I2C and GPIO devices."""
 
+    backend: BoardBackend
+
     def __init__(self, spec: BoardSpec, directory: Path) -> None:
+        backend = BoardBackend(spec, directory)
+        super().__init__(backend, backend_needle(directory, BOARD_SLOT))
         self.spec = spec
-        self.backend = BoardBackend(spec, directory)
         self.dtb: Path | None = None
 
     def start(self, directory: Path) -> None:
         self.dtb = write_board_tree(list(self.spec.i2c), self.spec.gpio, directory)
-        self.backend.start()
-
-    def wait_ready(self, timeout: float) -> None:
-        self.backend.wait_ready(timeout)
-
-    def watched(self) -> list[tuple[ProcessId, bytes]]:
-        process = self.backend.process
-        if process is None:
-            return []
-        return [(process, backend_needle(self.backend.directory, BOARD_SLOT))]
+        super().start(directory)
 
     def kernel_args(self) -> list[str]:
         assert self.dtb is not None, "started"
         return [f"dtb={self.dtb}"]
 
-    def check(self) -> None:
-        error = self.backend.model_error()
-        if error is not None:
-            raise I2cModelError(
-                f"{error}; its traceback is in {self.backend.log}",
-                console_tail=self.backend.log_tail(),
-                log=self.backend.log,
-            )
-        if self.backend.stopping:
-            return
-        status = self.backend.exited()
-        if status is not None:
-            self.backend.expect_exit()
-            raise self.backend.died_error(status)
-
-    def before_poweroff(self) -> list[str]:
-        return []
-
-    def guest_stopping(self) -> None:
-        self.backend.expect_exit()
-
-    def stop(self) -> None:
-        self.backend.stop()
+    def model_raised(self, error: str) -> ModelRaised:
+        return I2cModelError(f"{error}; its traceback is in {self.backend.log}")
 
     def keep(self, target: Path, moved: bool) -> None:
-        for path in (self.backend.log, self.dtb.with_suffix(".dts") if self.dtb else None):
-            if path is not None and path.exists():
-                private_copy(path, target / path.name)
-        if moved:
-            self.backend.log = target / self.backend.log.name
+        super().keep(target, moved)
+        if self.dtb is not None and self.dtb.with_suffix(".dts").exists():
+            private_copy(self.dtb.with_suffix(".dts"), target / "board.dts")
 
     @property
     def record(self) -> PciRecord:

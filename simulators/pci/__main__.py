@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from umlharness_shared.handshake import FAILED, READY
+from umlharness_shared.handshake import READY, report_failure
 
 from ..errors import SimulatorError
 from .backend import DEFAULT_SPIN, Backend
 from .control import STEP, UNPLUG, ControlServer
-from .models import ModelFailed, backend_options, make_model, parse_spec
+from .models import backend_options, make_model, parse_spec
 from .trace import TraceWriter
 
 
@@ -73,12 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 if control is not None:
                     control.close()
     except SimulatorError as error:
-        # The harness waits for the handshake line; the log gets the traceback.
-        print(f"{FAILED} {error}", flush=True)
-        if isinstance(error, ModelFailed):
-            print(error.traceback, file=sys.stderr)
-        print(f"pci backend: error: {error}", file=sys.stderr)
-        return 2
+        return report_failure(error, "pci backend")
     return 0
 
 

@@ -9,12 +9,11 @@ its constructor's keyword arguments, all strings.
 from __future__ import annotations
 
 import inspect
-import traceback
 from collections.abc import Callable
 from typing import cast
 
 from ..devices import devices, import_object
-from ..errors import SimulatorError
+from ..errors import ModelFailed, SimulatorError
 from .function import PciFunction
 
 #: Options every model takes, which the backend uses rather than the model:
@@ -92,14 +91,4 @@ def make_model(name: str, options: dict[str, str]) -> PciFunction:
         raise
     except Exception as error:
         # A model's own bug: one line here, its traceback for whoever logs it.
-        raise ModelFailed(name, error) from error
-
-
-class ModelFailed(SimulatorError):
-    """A model's constructor raised; `traceback` is its traceback, for a log."""
-
-    def __init__(self, name: str, error: Exception) -> None:
-        super().__init__(
-            f"PCI model {name} failed to start: {type(error).__name__}: {error}".rstrip(": ")
-        )
-        self.traceback = "".join(traceback.format_exception(error))
+        raise ModelFailed(f"PCI model {name}", error) from error

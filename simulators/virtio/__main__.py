@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from umlharness_shared.handshake import FAILED, READY
+from umlharness_shared.handshake import READY, report_failure
 
 from ..errors import SimulatorError
 from ..pci.control import ControlServer
-from .board import DEFAULT_GPIO_LINES, Board, I2cSpec, ModelStartFailed, call_target
+from .board import DEFAULT_GPIO_LINES, Board, I2cSpec, call_target
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -54,11 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             board.close()
     except SimulatorError as error:
-        print(f"{FAILED} {error}", flush=True)
-        if isinstance(error, ModelStartFailed):
-            print(error.traceback, file=sys.stderr)
-        print(f"virtio backend: error: {error}", file=sys.stderr)
-        return 2
+        return report_failure(error, "virtio backend")
     return 0
 
 

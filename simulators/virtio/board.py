@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import inspect
 import threading
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from ..devices import devices, import_object
-from ..errors import SimulatorError
+from ..errors import ModelFailed, SimulatorError
 from ..i2c.model import I2cModel
 from .gpio import VirtioGpio
 from .i2c import VirtioI2c
@@ -151,14 +150,6 @@ def check_layout(specs: list[I2cSpec], gpio_lines: int) -> None:
         wired[spec.irq_line] = spec
 
 
-class ModelStartFailed(SimulatorError):
-    """A model's constructor raised; `traceback` is its traceback, for a log."""
-
-    def __init__(self, spec: I2cSpec, error: Exception) -> None:
-        super().__init__(f"I2C model {spec} failed to start: {type(error).__name__}: {error}")
-        self.traceback = "".join(traceback.format_exception(error))
-
-
 class Board:
     """The models and the two virtio devices serving them, sockets in `directory`."""
 
@@ -180,7 +171,7 @@ class Board:
             except SimulatorError:
                 raise
             except Exception as error:
-                raise ModelStartFailed(spec, error) from error
+                raise ModelFailed(f"I2C model {spec}", error) from error
             # One lock for the board: a model's pin reaches the controller under it.
             model.regs.lock = self.lock
             self.models[spec.address] = model

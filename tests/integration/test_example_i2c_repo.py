@@ -3,14 +3,13 @@ copied outside this tree and tested as its owner would, on both kernels."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_example_repo import TREE, env, run
+from tests.integration.test_example_repo import TREE, copy_outside, env, run
 
 pytestmark = pytest.mark.slow
 
@@ -20,10 +19,7 @@ __all__ = ["env"]  # the fixture, shared with the gpio8 example's tests
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    copy = tmp_path_factory.mktemp("owner") / "tmp42"
-    shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns("__pycache__", ".*_cache"))
-    assert not copy.resolve().is_relative_to(TREE)
-    return copy
+    return copy_outside(EXAMPLE, tmp_path_factory)
 
 
 @pytest.mark.parametrize("series", ["6.1", "6.12"])

@@ -31,13 +31,18 @@ SYSFS = "/sys/devices/platform/uh_gpio8"
 NOT_PASSED = {"PYTHONPATH", "PYTEST_ADDOPTS", "UMLHARNESS_DRIVERS", "UMLHARNESS_KERNEL_CONFIG"}
 
 
+def copy_outside(example: Path, factory: pytest.TempPathFactory) -> Path:
+    """A copy of the example repository `example`, outside this tree."""
+    copy = factory.mktemp("owner") / example.name
+    shutil.copytree(example, copy, ignore=shutil.ignore_patterns("__pycache__", ".*_cache"))
+    assert not copy.resolve().is_relative_to(TREE)
+    return copy
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of examples/gpio8, outside this tree."""
-    copy = tmp_path_factory.mktemp("owner") / "gpio8"
-    shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns("__pycache__", ".*_cache"))
-    assert not copy.resolve().is_relative_to(TREE)
-    return copy
+    return copy_outside(EXAMPLE, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

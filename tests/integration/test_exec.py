@@ -55,17 +55,18 @@ def one_error_line(result: subprocess.CompletedProcess[str], program: str = "uml
     return result.stderr.splitlines()[0].removeprefix(f"{program}: error: ")
 
 
-Booter = Callable[[str], subprocess.Popen[str]]
+Booter = Callable[..., subprocess.Popen[str]]
 
 
 @pytest.fixture
 def console_boot(run: Path) -> Iterator[Booter]:
-    """Start `umlharness boot --umid ID` in console mode (no terminal); return once it serves."""
+    """Start `umlharness boot --umid ID [OPTION...]` in console mode (no terminal);
+    return once it serves."""
     started: list[tuple[str, subprocess.Popen[str]]] = []
 
-    def boot(umid: str) -> subprocess.Popen[str]:
+    def boot(umid: str, *options: str) -> subprocess.Popen[str]:
         owner = subprocess.Popen(
-            [UMLHARNESS, "boot", "--umid", umid],
+            [UMLHARNESS, "boot", "--umid", umid, *options],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -36,9 +36,7 @@ def wait_for(vm: Instance, path: str, text: str, timeout: float = 5.0) -> str:
 
 
 @pytest.mark.uml(i2c=["lm75@0x48"])
-def test_lm75_binds_and_the_guest_reads_the_models_temperature(
-    uml: Instance, lm75: Lm75
-) -> None:
+def test_lm75_binds_and_the_guest_reads_the_models_temperature(uml: Instance, lm75: Lm75) -> None:
     assert uml.check(f"cat {HWMON}/name").strip() == "lm75"
     assert uml.check(f"cat {HWMON}/temp1_input").strip() == "25000"
     lm75.set_temperature(-12.5)
@@ -69,8 +67,10 @@ def test_hwclock_reads_the_rtc_models_time_and_writes_it_back(
     assert "Wed Jan  2 03:04:0" in uml.check("hwclock -r -u")
     uml.check("date -u -s '2031-05-06 07:08:09' >/dev/null && hwclock -w -u")
     written = pcf8563.time()
-    assert datetime.timedelta(0) <= written - datetime.datetime(2031, 5, 6, 7, 8, 9) < (
-        datetime.timedelta(seconds=3)
+    assert (
+        datetime.timedelta(0)
+        <= written - datetime.datetime(2031, 5, 6, 7, 8, 9)
+        < (datetime.timedelta(seconds=3))
     )
 
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.integration.output import wait_for_output
-from tests.integration.test_exec import SIM, UMLHARNESS, command, one_error_line
-from umlharness_shared.registry import processes_of
+from tests.integration.test_exec import (
+    SIM,
+    UMLHARNESS,
+    Booter,
+    command,
+    console_boot,
+    one_error_line,
+    run,
+)
 
 pytestmark = pytest.mark.slow
+__all__ = ["console_boot", "run"]  # fixtures, shared with test_exec.py
 
 
 def test_boot_with_an_lm75_prints_its_temperature() -> None:
@@ -33,8 +37,7 @@ def test_boot_with_an_lm75_prints_its_temperature() -> None:
         ),
         (
             ["--i2c", "lm75@0x48,irq=gpio0:3", "--i2c", "opt3001@0x44,irq=gpio0:3"],
-            "--i2c opt3001@0x44,irq=gpio0:3 and --i2c lm75@0x48,irq=gpio0:3: "
-            "both wired to gpio0:3",
+            "--i2c opt3001@0x44,irq=gpio0:3 and --i2c lm75@0x48,irq=gpio0:3: both wired to gpio0:3",
         ),
         (["--i2c", "lm75@0x48,irq=gpio0:8"], "--i2c lm75@0x48,irq=gpio0:8: gpio0 has lines 0 to 7"),
         (
@@ -48,33 +51,10 @@ def test_bad_i2c_options_are_one_line_before_any_build(options: list[str], error
     assert one_error_line(command(UMLHARNESS, "boot", *options, "--run", "true")).startswith(error)
 
 
-@pytest.fixture
-def board_guest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """`umlharness boot --i2c lm75@0x48 --gpio 4` in console mode, in a run directory of its own."""
-    monkeypatch.setenv("UMLHARNESS_RUN", str(tmp_path / "run"))
-    umid = "uh-board"
-    owner = subprocess.Popen(
-        [UMLHARNESS, "boot", "--umid", umid, "--i2c", "lm75@0x48", "--gpio", "4"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "CI": "1"},
-    )
-    try:
-        wait_for_output(owner, "console:   not a terminal")
-        yield umid
-    finally:
-        if owner.poll() is None:
-            owner.terminate()
-        owner.communicate(timeout=30)
-        deadline = time.monotonic() + 5
-        while processes_of(umid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert processes_of(umid) == []
-
-
-def test_sim_drives_the_i2c_model_and_the_gpio_lines_of_a_running_guest(board_guest: str) -> None:
+def test_sim_drives_the_i2c_model_and_the_gpio_lines_of_a_running_guest(
+    console_boot: Booter,
+) -> None:
+    console_boot("uh-board", "--i2c", "lm75@0x48", "--gpio", "4")
     assert command(SIM, "i2c", "list").stdout == "lm75@0x48\n"
     assert command(SIM, "i2c", "call", "0x48", "set_temperature", "42.5").returncode == 0
     temp = command(UMLHARNESS, "exec", "cat /sys/class/hwmon/hwmon*/temp1_input")
