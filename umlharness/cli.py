@@ -25,6 +25,7 @@ import click
 from simulators.errors import SimulatorError
 from simulators.pci.models import make_model
 from simulators.pci.trace import show
+from simulators.virtio.board import BOARD_SLOT
 from umlharness_shared import registry
 from umlharness_shared.cli import run_cli
 from umlharness_shared.project import Project, add_model_paths
@@ -597,6 +598,12 @@ def ps() -> None:
         for name, path in info.iomem.items():
             click.echo(f"    iomem {name}: {path}")
         for slot, device in info.pci.items():
+            if slot == BOARD_SLOT:
+                for spec in device.options.get("i2c", "").split():
+                    click.echo(f"    i2c {spec}")
+                if device.options.get("gpio", "0") != "0":
+                    click.echo(f"    gpio gpio0: {device.options['gpio']} lines")
+                continue
             click.echo(f"    pci {slot}: {device.model} (control {device.control})")
         for sock in info.sockets:
             click.echo(f"    socket {sock.name}: {sock}")

@@ -56,6 +56,8 @@ def test_sim_drives_the_i2c_model_and_the_gpio_lines_of_a_running_guest(
 ) -> None:
     console_boot("uh-board", "--i2c", "lm75@0x48", "--gpio", "4")
     assert command(SIM, "i2c", "list").stdout == "lm75@0x48\n"
+    listed = command(UMLHARNESS, "ps").stdout
+    assert "    i2c lm75@0x48\n    gpio gpio0: 4 lines\n" in listed, listed
     assert command(SIM, "i2c", "call", "0x48", "set_temperature", "42.5").returncode == 0
     temp = command(UMLHARNESS, "exec", "cat /sys/class/hwmon/hwmon*/temp1_input")
     assert temp.stdout == "42500\n"
