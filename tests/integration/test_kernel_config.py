@@ -27,11 +27,11 @@ def test_unknown_fragment_option_is_named(tmp_path: Path) -> None:
     (config_dir / "extra.config").write_text(
         "CONFIG_NOT_A_REAL_OPTION=y\n# CONFIG_MMU is not set\n"
     )
-    # A user's own fragment (a project's kernel-config) is laid over ours: GPIO_MOCKUP
-    # depends on GPIOLIB, which nothing turns on, so it is dropped and named with its file.
+    # A user's own fragment (a project's kernel-config) is laid over ours: SND_DUMMY
+    # depends on SND, which nothing turns on, so it is dropped and named with its file.
     users = tmp_path / "my-driver" / "kernel.config"
     users.parent.mkdir()
-    users.write_text("CONFIG_GPIO_MOCKUP=m\n")
+    users.write_text("CONFIG_SND_DUMMY=m\n")
     cache = tmp_path / "cache"
     request = KernelRequest(config_dir=config_dir, cache_root=cache, user_fragments=(users,))
     assert request.fragments()[-1] == users
@@ -40,13 +40,13 @@ def test_unknown_fragment_option_is_named(tmp_path: Path) -> None:
     assert set(caught.value.dropped) == {
         "CONFIG_NOT_A_REAL_OPTION",
         "CONFIG_MMU",
-        "CONFIG_GPIO_MOCKUP",
+        "CONFIG_SND_DUMMY",
     }
     message = str(caught.value)
     assert (
         f"CONFIG_NOT_A_REAL_OPTION=y (got unset; set in {config_dir / 'extra.config'})" in message
     )
-    assert f"CONFIG_GPIO_MOCKUP=m (got unset; set in {users})" in message
+    assert f"CONFIG_SND_DUMMY=m (got unset; set in {users})" in message
     # The half-built tree is gone; only the lock and the log stay.
     assert [p.name for p in (cache / "kernels").iterdir() if not p.name.endswith(".lock")] == []
 
