@@ -28,7 +28,7 @@ from .irq import DEFAULT_TIMEOUT
 from .pci.control import RemoteModel
 from .peer import GuestWatch
 from .regfile import Buffer, RegisterFile
-from .virtio.remote import board_control, find_i2c, i2c_device
+from .virtio.remote import find_i2c
 
 
 class ModelHandle(Closing, Generic[M]):
@@ -145,9 +145,8 @@ def open_model(
     if explicit and slot is not None:
         raise SimulatorError("--pci SLOT and --iomem/--irq name different devices")
     if dev.i2c_model is not None and not explicit and slot is None:
-        spec = find_i2c(umid, dev.name, address)
-        if spec is not None:
-            remote = i2c_device(board_control(umid), spec.address)
+        remote = find_i2c(umid, dev.name, address)
+        if remote is not None:
             return ModelHandle(dev, "i2c", _as_model(dev, remote), remote.close)
         if dev.region is None and dev.pci_model is None:
             at = f" at {address:#04x}" if address is not None else ""

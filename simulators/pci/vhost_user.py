@@ -176,9 +176,13 @@ def encode(request: int, payload: bytes = b"", flags: int = VERSION) -> bytes:
 KICK_ACK = encode(Request.VRING_KICK, U64.pack(0), VERSION | FLAG_REPLY)
 
 
-def reply_u64(message: Message, value: int) -> bytes:
+def reply(message: Message, payload: bytes) -> bytes:
     """The reply to `message`: flags exactly REPLY|VERSION (UML rejects anything else)."""
-    return encode(message.request, U64.pack(value), VERSION | FLAG_REPLY)
+    return encode(message.request, payload, VERSION | FLAG_REPLY)
+
+
+def reply_u64(message: Message, value: int) -> bytes:
+    return reply(message, U64.pack(value))
 
 
 def vring_call(index: int) -> bytes:

@@ -18,7 +18,7 @@ from umlharness_shared.handshake import READY, report_failure
 
 from ..errors import SimulatorError
 from ..pci.control import ControlServer
-from .board import DEFAULT_GPIO_LINES, Board, I2cSpec, call_target
+from .board import Board, I2cSpec, call_target
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -29,16 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulators.virtio")
     parser.add_argument("--dir", required=True, type=Path, help="where the sockets go")
     parser.add_argument("--i2c", action="append", default=[], help="MODEL@ADDRESS[,key=value...]")
-    parser.add_argument("--gpio", type=int, default=None, help="GPIO lines (0: no controller)")
+    parser.add_argument("--gpio", type=int, default=0, help="GPIO lines (0: no controller)")
     parser.add_argument("--control", type=Path, help="control socket for `sim` and tests")
     parser.add_argument("--accept-timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        specs = [I2cSpec.parse(text) for text in args.i2c]
-        wired = any(spec.irq_line is not None for spec in specs)
-        lines = args.gpio if args.gpio is not None else (DEFAULT_GPIO_LINES if wired else 0)
-        board = Board(args.dir, specs, lines)
+        board = Board(args.dir, [I2cSpec.parse(text) for text in args.i2c], args.gpio)
         try:
             control = (
                 ControlServer(args.control, lambda: call_target(board), lock=board.lock)

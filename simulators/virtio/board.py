@@ -20,6 +20,7 @@ from typing import Any, cast
 from ..devices import devices, import_object
 from ..errors import ModelFailed, SimulatorError
 from ..i2c.model import I2cModel
+from ..pci.models import parse_spec
 from .gpio import VirtioGpio
 from .i2c import VirtioI2c
 from .server import VhostUserServer, stderr_log
@@ -48,7 +49,7 @@ class I2cSpec:
 
     @classmethod
     def parse(cls, text: str) -> I2cSpec:
-        head, *pairs = text.split(",")
+        head, options = parse_spec(text)
         model, at, where = head.partition("@")
         model = model.strip()
         if not at or not model:
@@ -61,18 +62,8 @@ class I2cSpec:
             raise SimulatorError(
                 f"{text!r}: a 7-bit I2C address is {FIRST_ADDRESS:#04x} to {LAST_ADDRESS:#04x}"
             )
-        options: dict[str, str] = {}
-        irq_line = None
-        for pair in pairs:
-            key, sep, value = (part.strip() for part in pair.partition("="))
-            if not sep or not key:
-                raise SimulatorError(f"{text!r}: {pair!r} is not key=value")
-            if key in options or (key == IRQ_OPTION and irq_line is not None):
-                raise SimulatorError(f"{text!r}: option {key} is given twice")
-            if key == IRQ_OPTION:
-                irq_line = _parse_line(text, value)
-            else:
-                options[key] = value
+        wired = options.pop(IRQ_OPTION, None)
+        irq_line = None if wired is None else _parse_line(text, wired)
         return cls(model, address, tuple(options.items()), irq_line)
 
     def __str__(self) -> str:

@@ -29,33 +29,37 @@ def board_control(umid: str | None) -> Path:
     return _board(registry.find(umid)).control
 
 
+def _specs(record: PciRecord) -> list[I2cSpec]:
+    return [I2cSpec.parse(word) for word in record.options.get("i2c", "").split()]
+
+
 def i2c_specs(umid: str | None) -> list[I2cSpec]:
     """The `--i2c` devices instance `umid` was booted with."""
-    text = _board(registry.find(umid)).options.get("i2c", "")
-    return [I2cSpec.parse(word) for word in text.split()]
+    return _specs(_board(registry.find(umid)))
 
 
 def gpio_lines(umid: str | None) -> int:
     return int(_board(registry.find(umid)).options.get("gpio", "0"))
 
 
-def find_i2c(umid: str | None, model: str, address: int | None = None) -> I2cSpec | None:
+def find_i2c(umid: str | None, model: str, address: int | None = None) -> RemoteModel | None:
     """The instance's `model` device (at `address` if given); None if it has none.
 
     Raises when several match and no address picks one.
     """
     info = registry.find(umid)
-    if BOARD_SLOT not in info.pci:
+    record = info.pci.get(BOARD_SLOT)
+    if record is None:
         return None
     found = [
-        spec
-        for spec in i2c_specs(info.umid)
+        spec.address
+        for spec in _specs(record)
         if spec.model == model and (address is None or spec.address == address)
     ]
     if len(found) > 1:
-        at = ", ".join(f"{spec.address:#04x}" for spec in found)
+        at = ", ".join(f"{each:#04x}" for each in found)
         raise SimulatorError(f"instance {info.umid} has {model} at {at}: pick one by address")
-    return found[0] if found else None
+    return i2c_device(record.control, found[0]) if found else None
 
 
 def i2c_device(control: Path, address: int) -> RemoteModel:

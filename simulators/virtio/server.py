@@ -25,10 +25,8 @@ from ..errors import SimulatorError
 from ..pci.guest_memory import GuestMemory
 from ..pci.vhost_user import (
     FEATURES,
-    FLAG_REPLY,
     KICK_ACK,
     PROTOCOL_FEATURES,
-    VERSION,
     Disconnected,
     Message,
     MessageReader,
@@ -37,7 +35,7 @@ from ..pci.vhost_user import (
     Request,
     VringAddr,
     decode_mem_table,
-    encode,
+    reply,
     reply_u64,
     vring_call,
 )
@@ -193,7 +191,7 @@ class VhostUserServer(Closing):
             self.log(f"{message.name}: {error}")
             answer, status = None, 1
         if isinstance(answer, bytes):
-            conn.sendall(encode(message.request, answer, _REPLY_FLAGS))
+            conn.sendall(reply(message, answer))
         elif answer is not None:
             conn.sendall(reply_u64(message, answer))
         elif message.needs_reply and request not in _GET_REQUESTS:
@@ -333,6 +331,3 @@ class VhostUserServer(Closing):
     @property
     def connected(self) -> bool:
         return self._slave_fd is not None
-
-
-_REPLY_FLAGS = VERSION | FLAG_REPLY
